@@ -1,0 +1,101 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Pantheon.Web.Auth;
+
+public static class AuthenticationSetup
+{
+    public const string RoleClaim = "role";
+
+    /// <summary>JWT bearer for every <c>/api</c> route, from an OIDC authority or a development signing key.</summary>
+    public static IServiceCollection AddPantheonAuthentication(this IServiceCollection services, IConfiguration configuration)
+    {
+        var settings = configuration.GetSection(AuthSettings.Section).Get<AuthSettings>() ?? new AuthSettings();
+        Check(settings);
+        services.AddSingleton(settings);
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
+        {
+            options.MapInboundClaims = false;
+            options.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidateIssuer = true,
+                ValidateAudience = true,
+                ValidAudience = settings.Audience,
+                ValidateLifetime = true,
+                RequireExpirationTime = true,
+                RequireSignedTokens = true,
+                ClockSkew = TimeSpan.FromSeconds(settings.ClockSkewSeconds),
+                NameClaimType = "sub",
+                RoleClaimType = RoleClaim,
+            };
+
+            if (settings.UsesAuthority)
+            {
+                options.Authority = settings.Authority;
+                options.RequireHttpsMetadata = settings.RequireHttpsMetadata ?? !IsLoopback(settings.Authority!);
+                options.TokenValidationParameters.ValidIssuer = settings.Issuer ?? settings.Authority!.TrimEnd('/');
+                // Only the asymmetric algorithms an OIDC provider signs with: an HS256 token "signed" with the
+                // public key must never validate.
+                options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384,
+                    SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
+            }
+            else
+            {
+                options.TokenValidationParameters.ValidIssuer = settings.Issuer;
+                options.TokenValidationParameters.IssuerSigningKey = DevTokens.SymmetricKey(settings.SigningKey!);
+                options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
+            }
+
+            options.Events = new JwtBearerEvents { OnTokenValidated = context => { AddRoles(context.Principal); return Task.CompletedTask; } };
+        });
+        services.AddAuthorization();
+        return services;
+    }
+
+    private static void Check(AuthSettings settings)
+    {
+        if (settings.UsesAuthority) return;
+        if (string.IsNullOrEmpty(settings.SigningKey))
+            throw new InvalidOperationException("Authentication is not configured: set Auth:Authority (an OIDC issuer) or, for development, Auth:SigningKey.");
+        if (System.Text.Encoding.UTF8.GetByteCount(settings.SigningKey) < AuthSettings.MinimumSigningKeyBytes)
+            throw new InvalidOperationException($"Auth:SigningKey must be at least {AuthSettings.MinimumSigningKeyBytes} bytes.");
+        if (string.IsNullOrEmpty(settings.Issuer))
+            throw new InvalidOperationException("Auth:Issuer is required with Auth:SigningKey.");
+    }
+
+    private static bool IsLoopback(string authority) =>
+        Uri.TryCreate(authority, UriKind.Absolute, out var uri) && uri.IsLoopback;
+
+    /// <summary>Roles from Keycloak's <c>realm_access.roles</c> and from a plain <c>roles</c> claim.</summary>
+    private static void AddRoles(ClaimsPrincipal? principal)
+    {
+        if (principal?.Identity is not ClaimsIdentity identity) return;
+        var roles = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var claim in identity.FindAll("roles")) AddRoleValues(claim.Value, roles);
+        foreach (var claim in identity.FindAll("realm_access"))
+        {
+            // A malformed realm_access claim throws here, which fails authentication: 401, not a token with guessed roles.
+            using var doc = JsonDocument.Parse(claim.Value);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("roles", out var list))
+                AddRoleValues(list.GetRawText(), roles);
+        }
+        foreach (var role in roles) identity.AddClaim(new Claim(RoleClaim, role));
+    }
+
+    private static void AddRoleValues(string value, HashSet<string> roles)
+    {
+        if (value.StartsWith('['))
+        {
+            using var doc = JsonDocument.Parse(value);
+            foreach (var item in doc.RootElement.EnumerateArray())
+                if (item.ValueKind == JsonValueKind.String) roles.Add(item.GetString()!);
+        }
+        else if (value.Length > 0)
+        {
+            roles.Add(value);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FluentValidation;
+using JasperFx.CodeGeneration;
+using JasperFx.Events;
+using JasperFx.Events.Projections;
+using Marten;
+using Npgsql;
+using Pantheon.Domain.Keys;
+using Pantheon.Domain.Settings;
+using Pantheon.Domain.Users;
+using Pantheon.Handlers.Infrastructure;
+using Pantheon.Handlers.Keys;
+using Pantheon.Handlers.Settings;
+using Pantheon.Projections.Keys;
+using Pantheon.Web.Auth;
+using Pantheon.Web.Health;
+using Pantheon.Web.Infrastructure;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace Pantheon.Web;
+
+/// <summary>Composition of the backend: services in <see cref="AddPantheon"/>, the pipeline in <see cref="UsePantheon"/>.</summary>
+public static class PantheonApp
+{
+    public const string ConnectionStringName = "Marten";
+
+    public static WebApplicationBuilder AddPantheon(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var configuration = builder.Configuration;
+        var environment = builder.Environment;
+
+        var connectionString = configuration.GetConnectionString(ConnectionStringName)
+            ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured.");
+
+        services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsProduction()));
+        services.AddSingleton<IProviderKeyCipher, ProviderKeyCipher>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults());
+        services.AddSingleton(NpgsqlDataSource.Create(connectionString));
+        DockerSettings.AddDockerEngine(services, configuration);
+
+        services.AddPantheonAuthentication(configuration);
+        services.AddPantheonHealthChecks();
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
+        AddValidators(services);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
+
+        services.AddMarten(opts =>
+        {
+            opts.Connection(connectionString);
+            opts.DatabaseSchemaName = configuration["Marten:Schema"] ?? "pantheon";
+            opts.UseSystemTextJsonForSerialization(Weasel.Core.EnumStorage.AsString, Weasel.Core.Casing.Default);
+
+            opts.Events.MetadataConfig.CorrelationIdEnabled = true;
+            opts.Events.MetadataConfig.CausationIdEnabled = true;
+            opts.Events.MetadataConfig.HeadersEnabled = true;
+            opts.Events.MetadataConfig.UserNameEnabled = true;
+
+            opts.Projections.Snapshot<User>(SnapshotLifecycle.Inline);
+            opts.Projections.Snapshot<UserSettings>(SnapshotLifecycle.Inline);
+            opts.Projections.Add<ProviderKeyViewProjection>(ProjectionLifecycle.Inline);
+            opts.Schema.For<ProviderKeyView>().Index(x => x.UserId);
+            opts.Schema.For<ProviderKeySecret>();
+        })
+        .UseLightweightSessions()
+        .IntegrateWithWolverine()
+        .ApplyAllDatabaseChangesOnStartup();
+
+        builder.Host.UseWolverine(opts =>
+        {
+            opts.Discovery.IncludeAssembly(typeof(ProviderKeyCipher).Assembly);
+            opts.EnableRelayOfUserName = true; // the token's sub becomes the session's user name on every event
+            opts.Policies.AutoApplyTransactions();
+            opts.Policies.UseDurableLocalQueues();
+            opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
+            opts.Policies.UseDurableInboxOnAllListeners();
+
+            // Generated handler code is committed (codegen write) and loaded statically outside development.
+            opts.CodeGeneration.TypeLoadMode = environment.IsDevelopment() ? TypeLoadMode.Dynamic : TypeLoadMode.Static;
+            opts.UseRuntimeCompilation();
+        });
+
+        services.AddWolverineHttp();
+        return builder;
+    }
+
+    /// <summary>Every validator nested in this assembly's commands, as a singleton (they hold no state).</summary>
+    private static void AddValidators(IServiceCollection services)
+    {
+        var validators = typeof(PantheonAppMarker).Assembly.GetTypes()
+            .Where(t => t is { IsAbstract: false, IsGenericTypeDefinition: false })
+            .SelectMany(t => t.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidator<>)), (t, i) => (t, i));
+        foreach (var (type, service) in validators) services.AddSingleton(service, type);
+    }
+
+    public static WebApplication UsePantheon(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseRequestBodyLimit();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapPantheonHealth();
+        app.MapWolverineEndpoints(opts =>
+        {
+            opts.RequireAuthorizeOnAll();
+            opts.AddPolicy<FluentValidationPolicy>();
+        });
+        return app;
+    }
+}
+
+/// <summary>Anchors assembly scans of this project.</summary>
+public sealed class PantheonAppMarker;
+
+/// <summary>The JSON shape of the HTTP API: snake_case, enums as strings.</summary>
+public static class Json
+{
+    public static void Configure(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.DictionaryKeyPolicy = null;
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+    }
+}
