@@ -1,0 +1,52 @@
+using Alba;
+using Marten;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Wolverine;
+
+namespace Pantheon.IntegrationTests.Infrastructure;
+
+/// <summary>One backend per test collection, on the real PostgreSQL and Docker engine that ./test.sh starts.</summary>
+public class AppFixture : IAsyncLifetime
+{
+    public IAlbaHost Host { get; private set; } = null!;
+    public LogCapture Logs { get; } = new();
+
+    /// <summary>Settings a derived fixture changes for its host.</summary>
+    protected virtual void Configure(Dictionary<string, string?> settings) { }
+
+    public async Task InitializeAsync()
+    {
+        await TestDatabase.EnsureCreatedAsync();
+        var settings = TestSettings.Base();
+        Configure(settings);
+        Host = await StartAsync(settings, Logs);
+        await Host.ResetAllMartenDataAsync();
+    }
+
+    public static Task<IAlbaHost> StartAsync(Dictionary<string, string?> settings, LogCapture? logs = null, string environment = "Testing") =>
+        AlbaHost.For<Program>(b =>
+        {
+            b.UseEnvironment(environment);
+            foreach (var (key, value) in settings) b.UseSetting(key, value);
+            b.ConfigureServices(services =>
+            {
+                services.RunWolverineInSoloMode();
+                services.MartenDaemonModeIsSolo();
+                if (logs is not null)
+                {
+                    services.AddSingleton<ILoggerProvider>(logs);
+                    services.AddLogging(l => l.AddFilter<LogCapture>(_ => true));
+                }
+            });
+        });
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class AppCollection : ICollectionFixture<AppFixture>
+{
+    public const string Name = "app";
+}

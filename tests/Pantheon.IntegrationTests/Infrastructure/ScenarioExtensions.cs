@@ -1,0 +1,28 @@
+using Alba;
+
+namespace Pantheon.IntegrationTests.Infrastructure;
+
+public static class ScenarioExtensions
+{
+    public static async Task<T> GetJson<T>(this IAlbaHost host, string url, string token, int status = 200)
+    {
+        var result = await host.Scenario(x =>
+        {
+            x.WithBearerToken(token);
+            x.Get.Url(url);
+            x.StatusCodeShouldBe(status);
+        });
+        return (await result.ReadAsJsonAsync<T>())!;
+    }
+
+    public static Task<IScenarioResult> Send(this IAlbaHost host, HttpMethod method, string url, string? token, object? body = null, int status = 200) =>
+        host.Scenario(x =>
+        {
+            if (token is not null) x.WithBearerToken(token);
+            if (method == HttpMethod.Get) x.Get.Url(url);
+            else if (method == HttpMethod.Delete) x.Delete.Url(url);
+            else if (method == HttpMethod.Put) x.Put.Json(body!).ToUrl(url);
+            else x.Post.Json(body!).ToUrl(url);
+            x.StatusCodeShouldBe(status);
+        });
+}

@@ -1,0 +1,57 @@
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Pantheon.Domain.Users;
+using Pantheon.IntegrationTests.Infrastructure;
+using Pantheon.Web.Users;
+
+namespace Pantheon.IntegrationTests.Users;
+
+[Collection(AppCollection.Name)]
+public class MeTests(AppFixture app)
+{
+    [Fact]
+    public async Task first_call_registers_the_user_from_the_token_claims()
+    {
+        var user = TestSettings.NewUser();
+        var me = await app.Host.GetJson<UserProfileResponse>("/api/me", TestSettings.TokenFor(user, "ada@example.com", "Ada", "pantheon-admin"));
+
+        me.Id.ShouldBe(user);
+        me.Email.ShouldBe("ada@example.com");
+        me.Name.ShouldBe("Ada");
+        me.Roles.ShouldBe(["pantheon-admin"]);
+
+        var events = await StreamOf(user);
+        events.Single().Data.ShouldBeOfType<UserRegistered>().Email.ShouldBe("ada@example.com");
+    }
+
+    [Fact]
+    public async Task later_calls_record_only_changed_claims()
+    {
+        var user = TestSettings.NewUser();
+        var first = await app.Host.GetJson<UserProfileResponse>("/api/me", TestSettings.TokenFor(user, "ada@example.com", "Ada"));
+        await app.Host.GetJson<UserProfileResponse>("/api/me", TestSettings.TokenFor(user, "ada@example.com", "Ada"));
+        var renamed = await app.Host.GetJson<UserProfileResponse>("/api/me", TestSettings.TokenFor(user, "ada@example.com", "Ada Lovelace"));
+
+        renamed.Name.ShouldBe("Ada Lovelace");
+        renamed.RegisteredAt.ShouldBe(first.RegisteredAt);
+        var events = await StreamOf(user);
+        events.Select(e => e.Data.GetType()).ShouldBe([typeof(UserRegistered), typeof(UserProfileChanged)]);
+    }
+
+    [Fact]
+    public async Task every_event_records_the_user_who_caused_it_and_a_correlation_id()
+    {
+        var user = TestSettings.NewUser();
+        await app.Host.GetJson<UserProfileResponse>("/api/me", TestSettings.TokenFor(user, "a@example.com"));
+
+        var recorded = (await StreamOf(user)).Single();
+        recorded.UserName.ShouldBe(user);
+        recorded.CorrelationId.ShouldNotBeNullOrEmpty();
+    }
+
+    private async Task<IReadOnlyList<JasperFx.Events.IEvent>> StreamOf(string user)
+    {
+        await using var session = app.Host.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        return await session.Events.FetchStreamAsync(UserId.StreamFor(user));
+    }
+}
