@@ -39,14 +39,18 @@ _p_die() { printf '[prereqs] ERROR: %s\n' "$*" >&2; return 1; }
 _p_state_dir() { mkdir -p "$PANTHEON_STATE"; chmod 755 "$PANTHEON_STATE"; }
 
 # Run "$@" while holding an exclusive lock on .pantheon/<name>.lock.
+# Daemons started under the lock must close it ({_P_LOCK_FD}>&-), or they
+# would inherit the fd and hold the lock forever.
+_P_LOCK_FD=
 _p_locked() {
     local name=$1; shift
     _p_state_dir
-    local fd rc=0
-    exec {fd}>"$PANTHEON_STATE/$name.lock"
-    flock "$fd"
+    local rc=0
+    exec {_P_LOCK_FD}>"$PANTHEON_STATE/$name.lock"
+    flock "$_P_LOCK_FD"
     "$@" || rc=$?
-    exec {fd}>&-
+    exec {_P_LOCK_FD}>&-
+    _P_LOCK_FD=
     return "$rc"
 }
 
@@ -217,7 +221,7 @@ _ensure_postgres_locked() {
         # setsid: detach from the caller's process group/session so the server
         # survives the end of the calling job/terminal.
         _p_pg_as "$user" setsid "$bin/pg_ctl" -D "$PANTHEON_PG_DATA" -l "$PANTHEON_PG_LOG" \
-            -w -t 60 start >/dev/null ||
+            -w -t 60 start >/dev/null {_P_LOCK_FD}>&- ||
             { tail -n 20 "$PANTHEON_PG_LOG" >&2; _p_die "postgres failed to start (port $PANTHEON_PG_PORT busy?)"; }
     fi
 
@@ -304,7 +308,7 @@ _ensure_docker_locked() {
         _p_log "starting dockerd ${PANTHEON_DOCKERD_ARGS[*]} (log: $PANTHEON_DOCKERD_LOG)"
         # setsid+nohup: own session, survives the calling job; stdin closed.
         setsid nohup dockerd "${PANTHEON_DOCKERD_ARGS[@]}" \
-            >>"$PANTHEON_DOCKERD_LOG" 2>&1 </dev/null &
+            >>"$PANTHEON_DOCKERD_LOG" 2>&1 </dev/null {_P_LOCK_FD}>&- &
         pid=$!
         echo "$pid" >"$PANTHEON_DOCKERD_PID"
     fi
