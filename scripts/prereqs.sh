@@ -45,10 +45,16 @@ _P_LOCK_FD=
 _p_locked() {
     local name=$1; shift
     _p_state_dir
-    local rc=0
+    local rc=0 had_e=0
     exec {_P_LOCK_FD}>"$PANTHEON_STATE/$name.lock"
     flock "$_P_LOCK_FD"
-    "$@" || rc=$?
+    # Body runs in a subshell with errexit live: `"$@" || rc=$?` would switch
+    # set -e off for everything inside. (So the body cannot export variables.)
+    [[ $- == *e* ]] && had_e=1
+    set +e
+    (set -e; "$@")
+    rc=$?
+    [ "$had_e" = 1 ] && set -e
     exec {_P_LOCK_FD}>&-
     _P_LOCK_FD=
     return "$rc"
@@ -292,6 +298,7 @@ _ensure_docker_locked() {
     if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "$PANTHEON_DEFAULT_DOCKER_HOST" ]; then
         _p_log "DOCKER_HOST=$DOCKER_HOST does not answer; falling back to a local dockerd"
     fi
+    # (ensure_docker re-exports DOCKER_HOST after this subshell.)
     export DOCKER_HOST="$PANTHEON_DEFAULT_DOCKER_HOST"
     if _p_docker_ok; then return 0; fi
 
@@ -329,6 +336,10 @@ _ensure_docker_locked() {
 
 ensure_docker() {
     _p_locked docker _ensure_docker_locked
+    # A configured DOCKER_HOST that does not answer was replaced by our daemon.
+    if [ -n "${DOCKER_HOST:-}" ] && ! _p_docker_ok; then
+        export DOCKER_HOST="$PANTHEON_DEFAULT_DOCKER_HOST"
+    fi
     _p_export_docker
     _p_log "docker ready: $Docker__Endpoint"
 }
@@ -347,6 +358,10 @@ _p_export_docker() {
 #                                     after $READY_DELAY (1s) then idles; healthy
 #                                     once /tmp/ready exists; exits 0 on TERM/INT
 #  pantheon/test-vm-unhealthy:latest  FROM pantheon/test-vm; healthcheck always fails
+# Health: interval 1s, timeout 1s, retries 3 -> test-vm is `healthy` ~1-2s after
+# start; test-vm-unhealthy turns `unhealthy` after ~3s. `docker stop` is instant.
+# Gotcha: Debian's busybox 1.35 is built without FEATURE_WGET_TIMEOUT, so
+# `wget -T N` SEGFAULTS (exit 139). Use `timeout N wget ...` instead.
 
 _p_df_busybox() {
     cat <<'EOF'
@@ -382,7 +397,7 @@ _p_df_test_vm() {
     cat <<'EOF'
 FROM pantheon/busybox:latest
 COPY vm-init /bin/vm-init
-HEALTHCHECK --interval=1s --timeout=1s --start-period=0s --retries=3 CMD ["/bin/sh", "-c", "test -f /tmp/ready"]
+HEALTHCHECK --interval=1s --timeout=1s --retries=3 CMD ["/bin/sh", "-c", "test -f /tmp/ready"]
 STOPSIGNAL SIGTERM
 CMD ["/bin/vm-init"]
 EOF
@@ -391,7 +406,7 @@ EOF
 _p_df_test_vm_unhealthy() {
     cat <<'EOF'
 FROM pantheon/test-vm:latest
-HEALTHCHECK --interval=1s --timeout=1s --start-period=0s --retries=3 CMD ["/bin/sh", "-c", "exit 1"]
+HEALTHCHECK --interval=1s --timeout=1s --retries=3 CMD ["/bin/sh", "-c", "exit 1"]
 EOF
 }
 

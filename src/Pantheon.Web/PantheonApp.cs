@@ -81,8 +81,10 @@ public static class PantheonApp
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             opts.Policies.UseDurableInboxOnAllListeners();
 
-            // Generated handler code is committed (codegen write) and loaded statically outside development.
-            opts.CodeGeneration.TypeLoadMode = environment.IsDevelopment() ? TypeLoadMode.Dynamic : TypeLoadMode.Static;
+            // Generated handler code is committed (codegen write) and loaded statically outside development;
+            // Codegen:TypeLoadMode overrides it (the startup benchmark compares both on one binary).
+            opts.CodeGeneration.TypeLoadMode = configuration.GetValue<TypeLoadMode?>("Codegen:TypeLoadMode")
+                ?? (environment.IsDevelopment() ? TypeLoadMode.Dynamic : TypeLoadMode.Static);
             opts.UseRuntimeCompilation();
         });
 

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Run the Pantheon backend locally (foreground) on http://127.0.0.1:3002.
+#   ./run.sh          ensure Postgres/Docker/images, build, apply schema,
+#                     print a dev token, then run the web app
+#   ./run.sh stop     stop the Postgres cluster and the dockerd started by scripts/prereqs.sh
+# Re-running reuses the cluster, the daemon, the images and the build.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+# shellcheck source=scripts/prereqs.sh
+source "$ROOT/scripts/prereqs.sh"
+
+PROJECT=src/Pantheon.Web
+CONFIG=Release
+URL="${PANTHEON_WEB_URL:-http://127.0.0.1:3002}"   # override to run a second copy
+
+if [ "${1:-}" = stop ]; then
+    stop_all
+    exit 0
+fi
+
+export ASPNETCORE_ENVIRONMENT=Development
+
+# Everything after the first build uses --no-build. --no-launch-profile keeps
+# Properties/launchSettings.json from overriding the environment set here.
+web() {
+    dotnet run --project "$PROJECT" -c "$CONFIG" --no-build --no-launch-profile -- "$@"
+}
+
+# Create/patch the Marten/Wolverine schema (JasperFx `resources setup`).
+apply_schema() {
+    echo "[run] applying schema (resources setup)" >&2
+    web resources setup
+}
+
+# Print a development JWT for alice; the token is the last JWT-shaped line.
+dev_token() {
+    local out tok
+    out=$(web dev-token --user alice --email alice@example.com --name Alice)
+    tok=$(printf '%s\n' "$out" | grep -Eo '[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+' | tail -n 1 || true)
+    [ -n "$tok" ] || tok=$(printf '%s\n' "$out" | sed '/^[[:space:]]*$/d' | tail -n 1)
+    printf '%s' "$tok"
+}
+
+ensure_postgres
+ensure_docker
+ensure_vm_image
+export_env
+
+HOSTPORT=${URL#http://}; HOSTPORT=${HOSTPORT%%/*}
+if (exec 3<>"/dev/tcp/${HOSTPORT%%:*}/${HOSTPORT##*:}") 2>/dev/null; then
+    echo "[run] something is already listening on $HOSTPORT (another ./run.sh? set PANTHEON_WEB_URL)" >&2
+    exit 1
+fi
+
+echo "[run] dotnet build $PROJECT -c $CONFIG" >&2
+dotnet build "$PROJECT" -c "$CONFIG" -nologo -v quiet
+
+apply_schema
+
+TOKEN=$(dev_token)
+cat >&2 <<MSG
+
+[run] development token (user alice):
+$TOKEN
+
+  curl -H "Authorization: Bearer $TOKEN" $URL/api/me
+
+MSG
+
+export ASPNETCORE_URLS="$URL"
+export Urls="$URL"   # appsettings*.json "Urls" would otherwise win over ASPNETCORE_URLS
+echo "[run] starting Pantheon.Web on $URL (Ctrl-C to stop)" >&2
+exec dotnet run --project "$PROJECT" -c "$CONFIG" --no-build --no-launch-profile --

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run the test suite against a private Postgres + local Docker engine.
+#   ./test.sh [dotnet test args...]    e.g. ./test.sh --filter Category=Unit
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+# shellcheck source=scripts/prereqs.sh
+source "$ROOT/scripts/prereqs.sh"
+
+ensure_postgres
+ensure_docker
+ensure_vm_image
+export_env
+
+SLN="$ROOT/Pantheon.sln"
+if [ ! -f "$SLN" ]; then
+    echo "test.sh: $SLN not found (no solution yet); nothing to test" >&2
+    exit 1
+fi
+
+# .NET 10 SDK: with Microsoft.Testing.Platform opted in via global.json the
+# solution must be passed as --solution; classic VSTest takes it positionally.
+if [ -f global.json ] && grep -q 'Microsoft.Testing.Platform' global.json; then
+    exec dotnet test --solution "$SLN" "$@"
+fi
+exec dotnet test "$SLN" "$@"
