@@ -1,0 +1,92 @@
+namespace Pantheon.Handlers.Projects;
+
+/// <summary>The labels every network, container and volume Pantheon creates carries, so orphans can be found.</summary>
+public static class PantheonLabels
+{
+    public const string ProjectId = "pantheon.project-id";
+    public const string Role = "pantheon.role";
+}
+
+/// <summary>A project's isolated network: bridge, internal (no route out), one /24, gateway at .254.</summary>
+public sealed record ProjectNetworkSpec(Guid ProjectId, string Name, string Subnet, string Gateway);
+
+/// <summary>A port of a container published on the host.</summary>
+public sealed record PortPublish(int ContainerPort, string HostIp = "127.0.0.1", int HostPort = 0);
+
+/// <summary>Everything needed to create one container of a project, with a fixed address on its network.</summary>
+public sealed record ContainerSpec(
+    Guid ProjectId,
+    string Role,
+    string Name,
+    string Image,
+    string NetworkName,
+    string IpAddress)
+{
+    public IReadOnlyList<string>? Command { get; init; }
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    /// <summary>Bind mounts, Docker's <c>host-path:container-path[:ro]</c> form.</summary>
+    public IReadOnlyList<string> Binds { get; init; } = [];
+    /// <summary>Named volumes, <c>volume-name:container-path</c>; created with the project's labels.</summary>
+    public IReadOnlyList<string> Volumes { get; init; } = [];
+    /// <summary>Host devices, such as <c>/dev/kvm</c>.</summary>
+    public IReadOnlyList<string> Devices { get; init; } = [];
+    public IReadOnlyList<string> CapAdd { get; init; } = [];
+    public long? MemoryBytes { get; init; }
+    public double? Cpus { get; init; }
+    public TimeSpan? StopGracePeriod { get; init; }
+    public IReadOnlyList<PortPublish> Ports { get; init; } = [];
+}
+
+public enum ContainerHealth
+{
+    /// <summary>Running, with a health check that has not passed yet.</summary>
+    Starting,
+    Healthy,
+    Unhealthy,
+    /// <summary>Running, and the image declares no health check.</summary>
+    Running,
+    /// <summary>Created or stopped: not running.</summary>
+    NotRunning,
+    Missing,
+}
+
+public sealed record ContainerState(string Id, ContainerHealth Health, string? Detail, IReadOnlyDictionary<int, int> PublishedPorts);
+
+/// <summary>A network, container or volume carrying <see cref="PantheonLabels.ProjectId"/>.</summary>
+public sealed record LabelledResource(string Kind, string Id, string Name, Guid ProjectId, string? Role);
+
+/// <summary>A failure of the machine host, in words fit for a project's failure reason.</summary>
+public sealed class VmHostException(string message, bool transient, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>Whether trying again may help (the engine did not answer, a conflict in flight), as opposed to a bad image or spec.</summary>
+    public bool Transient { get; } = transient;
+}
+
+/// <summary>
+/// What provisioning needs from the engine that runs the project machines. Every call is idempotent: creating
+/// what already exists with our name and labels returns the existing one; removing what is gone is a no-op.
+/// </summary>
+public interface IVmHost
+{
+    /// <summary>The subnets (CIDR) of every network the engine has, ours or not.</summary>
+    Task<IReadOnlyList<string>> UsedSubnetsAsync(CancellationToken ct);
+
+    /// <summary>Creates the network, or returns the id of the one with that name and our labels.</summary>
+    Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct);
+
+    /// <summary>Creates the container if missing and starts it if not running; returns its id.</summary>
+    Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct);
+
+    Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct);
+
+    /// <summary>Removes every container, network and volume labelled with the project: containers first.</summary>
+    Task RemoveProjectAsync(Guid projectId, CancellationToken ct);
+
+    /// <summary>Every container, network and volume that carries <see cref="PantheonLabels.ProjectId"/>.</summary>
+    Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct);
+
+    Task RemoveAsync(LabelledResource resource, CancellationToken ct);
+
+    /// <summary>Runs a command inside a running container and returns its standard output (diagnostics and tests).</summary>
+    Task<(long ExitCode, string Output)> ExecAsync(string container, IReadOnlyList<string> command, CancellationToken ct);
+}
