@@ -1,0 +1,402 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using Pantheon.Handlers.Infrastructure;
+using DockerContainerState = Docker.DotNet.Models.ContainerState;
+
+namespace Pantheon.Handlers.Projects;
+
+/// <summary>
+/// <see cref="IVmHost"/> on a Docker engine. Never pulls images: the engine has no registry to reach, so a missing
+/// image is a spec error. Every engine failure surfaces as a <see cref="VmHostException"/>.
+/// </summary>
+public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, ILogger<DockerVmHost> logger) : IVmHost
+{
+    public const string ContainerKind = "container";
+    public const string NetworkKind = "network";
+    public const string VolumeKind = "volume";
+
+    public async Task<IReadOnlyList<string>> UsedSubnetsAsync(CancellationToken ct)
+    {
+        var networks = await Call("Listing networks", t => docker.Networks.ListNetworksAsync(new NetworksListParameters(), t), ct);
+        return networks
+            .SelectMany(n => n.IPAM?.Config ?? [])
+            .Select(c => c.Subnet)
+            .Where(s => !string.IsNullOrEmpty(s))
+            .ToList();
+    }
+
+    public async Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct)
+    {
+        if (await FindNetworkAsync(spec.Name, ct) is { } existing)
+            return Adopt(existing.ID, existing.Labels, spec.ProjectId, NetworkKind, spec.Name);
+
+        var parameters = new NetworksCreateParameters
+        {
+            Name = spec.Name,
+            Driver = "bridge",
+            Internal = true,
+            CheckDuplicate = true,
+            IPAM = new IPAM { Config = [new IPAMConfig { Subnet = spec.Subnet, Gateway = spec.Gateway }] },
+            Labels = Labels(spec.ProjectId, NetworkKind),
+        };
+        var id = await Call($"Creating network {spec.Name}", async t =>
+        {
+            try { return (await docker.Networks.CreateNetworkAsync(parameters, t)).ID; }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict) { return null; }
+        }, ct);
+        if (id is not null)
+        {
+            logger.LogInformation("Created network {Network} ({NetworkId}) with subnet {Subnet}", spec.Name, id, spec.Subnet);
+            return id;
+        }
+
+        // Someone created the same name between our look-up and our create: theirs is fine only if it is ours.
+        var winner = await FindNetworkAsync(spec.Name, ct)
+            ?? throw new VmHostException($"Network {spec.Name} was reported as existing but cannot be found.", transient: true);
+        return Adopt(winner.ID, winner.Labels, spec.ProjectId, NetworkKind, spec.Name);
+    }
+
+    public async Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct)
+    {
+        var existing = await FindContainerAsync(spec.Name, ct);
+        if (existing is null)
+        {
+            foreach (var volume in spec.Volumes)
+                await EnsureVolumeAsync(ParseVolume(volume).Name, spec, ct);
+            existing = await CreateContainerAsync(spec, ct);
+        }
+
+        var id = Adopt(existing.ID, existing.Labels, spec.ProjectId, ContainerKind, spec.Name);
+        if (existing.State == "running")
+            return id;
+
+        await Call($"Starting container {spec.Name}", async t =>
+        {
+            // False means it was already running: someone else started it since we looked.
+            if (await docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), t))
+                logger.LogInformation("Started container {Container} ({ContainerId})", spec.Name, id);
+        }, ct);
+        return id;
+    }
+
+    public async Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct)
+    {
+        var container = await Call($"Inspecting container {nameOrId}",
+            t => NullIfNotFound(docker.Containers.InspectContainerAsync(nameOrId, t)), ct);
+        if (container is null)
+            return new ContainerState(string.Empty, ContainerHealth.Missing, null, new Dictionary<int, int>());
+
+        var (health, detail) = HealthOf(container.State);
+        return new ContainerState(container.ID, health, detail, PublishedPorts(container.NetworkSettings));
+    }
+
+    public async Task RemoveProjectAsync(Guid projectId, CancellationToken ct)
+    {
+        var filter = LabelFilter($"{PantheonLabels.ProjectId}={projectId:D}");
+
+        // Containers first: a network or volume still in use cannot be removed.
+        var containers = await Call("Listing project containers",
+            t => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, t), ct);
+        foreach (var container in containers)
+            await RemoveContainerAsync(container.ID, NameOf(container), ct);
+
+        var networks = await Call("Listing project networks",
+            t => docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, t), ct);
+        foreach (var network in networks)
+            await RemoveNetworkAsync(network.ID, network.Name, ct);
+
+        var volumes = await Call("Listing project volumes",
+            t => docker.Volumes.ListAsync(new VolumesListParameters { Filters = filter }, t), ct);
+        foreach (var volume in volumes.Volumes ?? [])
+            await RemoveVolumeAsync(volume.Name, ct);
+    }
+
+    public async Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct)
+    {
+        var filter = LabelFilter(PantheonLabels.ProjectId);
+        var containers = await Call("Listing labelled containers",
+            t => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, t), ct);
+        var networks = await Call("Listing labelled networks",
+            t => docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, t), ct);
+        var volumes = await Call("Listing labelled volumes",
+            t => docker.Volumes.ListAsync(new VolumesListParameters { Filters = filter }, t), ct);
+
+        return containers.Select(c => Labelled(ContainerKind, c.ID, NameOf(c), c.Labels))
+            .Concat(networks.Select(n => Labelled(NetworkKind, n.ID, n.Name, n.Labels)))
+            .Concat((volumes.Volumes ?? []).Select(v => Labelled(VolumeKind, v.Name, v.Name, v.Labels)))
+            .OfType<LabelledResource>()
+            .ToList();
+    }
+
+    public Task RemoveAsync(LabelledResource resource, CancellationToken ct) => resource.Kind switch
+    {
+        ContainerKind => RemoveContainerAsync(resource.Id, resource.Name, ct),
+        NetworkKind => RemoveNetworkAsync(resource.Id, resource.Name, ct),
+        VolumeKind => RemoveVolumeAsync(resource.Id, ct),
+        _ => throw new ArgumentException($"Unknown resource kind '{resource.Kind}'.", nameof(resource)),
+    };
+
+    public Task<(long ExitCode, string Output)> ExecAsync(string container, IReadOnlyList<string> command, CancellationToken ct) =>
+        // Only the program's name goes into messages: its arguments may carry secrets.
+        Call($"Running {command.FirstOrDefault()} in container {container}", async t =>
+        {
+            var exec = await docker.Exec.ExecCreateContainerAsync(container,
+                new ContainerExecCreateParameters { Cmd = command.ToList(), AttachStdout = true, AttachStderr = true }, t);
+            using var stream = await docker.Exec.StartWithConfigContainerExecAsync(exec.ID,
+                new ContainerExecStartParameters { AttachStdout = true, AttachStderr = true }, t);
+            var (stdout, stderr) = await stream.ReadOutputToEndAsync(t);
+            var result = await docker.Exec.InspectContainerExecAsync(exec.ID, t);
+            // The output can end a moment before the engine records the exit code.
+            while (result.Running)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), t);
+                result = await docker.Exec.InspectContainerExecAsync(exec.ID, t);
+            }
+            if (result.ExitCode != 0)
+                logger.LogDebug("Exec in {Container} exited {ExitCode}: {Stderr}", container, result.ExitCode, stderr.Trim());
+            return (result.ExitCode, stdout);
+        }, ct);
+
+    private async Task<NetworkResponse?> FindNetworkAsync(string name, CancellationToken ct)
+    {
+        // The engine's name filter matches substrings, hence the exact comparison.
+        var networks = await Call($"Looking up network {name}",
+            t => docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = Filter("name", name) }, t), ct);
+        return networks.FirstOrDefault(n => n.Name == name);
+    }
+
+    private async Task<ContainerListResponse?> FindContainerAsync(string name, CancellationToken ct)
+    {
+        var containers = await Call($"Looking up container {name}",
+            t => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Filter("name", name) }, t), ct);
+        return containers.FirstOrDefault(c => c.Names?.Contains("/" + name) == true);
+    }
+
+    private async Task<ContainerListResponse> CreateContainerAsync(ContainerSpec spec, CancellationToken ct)
+    {
+        var created = await Call($"Creating container {spec.Name} from {spec.Image}", async t =>
+        {
+            try { return await docker.Containers.CreateContainerAsync(ContainerParameters(spec), t); }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict) { return null; }
+        }, ct);
+        if (created is not null)
+            logger.LogInformation("Created container {Container} ({ContainerId}) from {Image} at {Ip}", spec.Name, created.ID, spec.Image, spec.IpAddress);
+
+        // Also when the create raced another: the container with our name, whoever made it, is the one to start.
+        return await FindContainerAsync(spec.Name, ct)
+            ?? throw new VmHostException($"Container {spec.Name} was created but cannot be found.", transient: true);
+    }
+
+    private static CreateContainerParameters ContainerParameters(ContainerSpec spec)
+    {
+        var ports = spec.Ports.ToDictionary(p => $"{p.ContainerPort}/tcp");
+        return new CreateContainerParameters
+        {
+            Name = spec.Name,
+            Image = spec.Image,
+            Cmd = spec.Command?.ToList(),
+            Env = spec.Environment.Select(e => $"{e.Key}={e.Value}").ToList(),
+            Labels = Labels(spec.ProjectId, spec.Role),
+            ExposedPorts = ports.Keys.ToDictionary(k => k, _ => new EmptyStruct()),
+            StopTimeout = spec.StopGracePeriod,
+            HostConfig = new HostConfig
+            {
+                NetworkMode = spec.NetworkName,
+                Binds = spec.Binds.ToList(),
+                Mounts = spec.Volumes.Select(ParseVolume).Select(v => new Mount { Type = "volume", Source = v.Name, Target = v.Target, ReadOnly = v.ReadOnly }).ToList(),
+                Devices = spec.Devices.Select(ParseDevice).ToList(),
+                CapAdd = spec.CapAdd.ToList(),
+                Memory = spec.MemoryBytes ?? 0,
+                NanoCPUs = (long)((spec.Cpus ?? 0) * 1e9),
+                PortBindings = ports.ToDictionary(p => p.Key, p => (IList<PortBinding>)
+                    [new PortBinding { HostIP = p.Value.HostIp, HostPort = p.Value.HostPort == 0 ? "" : p.Value.HostPort.ToString(CultureInfo.InvariantCulture) }]),
+                RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
+            },
+            NetworkingConfig = new NetworkingConfig
+            {
+                EndpointsConfig = new Dictionary<string, EndpointSettings>
+                {
+                    [spec.NetworkName] = new() { IPAMConfig = new EndpointIPAMConfig { IPv4Address = spec.IpAddress } },
+                },
+            },
+        };
+    }
+
+    private async Task EnsureVolumeAsync(string name, ContainerSpec spec, CancellationToken ct)
+    {
+        var existing = await Call($"Inspecting volume {name}", t => NullIfNotFound(docker.Volumes.InspectAsync(name, t)), ct);
+        if (existing is not null)
+        {
+            _ = Adopt(existing.Name, existing.Labels, spec.ProjectId, VolumeKind, name);
+            return;
+        }
+        // The engine answers a create of an existing volume with that volume, so a race here is harmless.
+        await Call($"Creating volume {name}",
+            t => docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Labels = Labels(spec.ProjectId, spec.Role) }, t), ct);
+        logger.LogInformation("Created volume {Volume}", name);
+    }
+
+    private Task RemoveContainerAsync(string id, string name, CancellationToken ct) =>
+        Call($"Removing container {name}", async t =>
+        {
+            if (await IgnoreNotFound(docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, t)))
+                logger.LogInformation("Removed container {Container} ({ContainerId})", name, id);
+        }, ct);
+
+    private Task RemoveNetworkAsync(string id, string name, CancellationToken ct) =>
+        Call($"Removing network {name}", async t =>
+        {
+            if (await IgnoreNotFound(docker.Networks.DeleteNetworkAsync(id, t)))
+                logger.LogInformation("Removed network {Network} ({NetworkId})", name, id);
+        }, ct);
+
+    private Task RemoveVolumeAsync(string name, CancellationToken ct) =>
+        Call($"Removing volume {name}", async t =>
+        {
+            if (await IgnoreNotFound(docker.Volumes.RemoveAsync(name, force: null, t)))
+                logger.LogInformation("Removed volume {Volume}", name);
+        }, ct);
+
+    /// <summary>Runs one engine call under the engine timeout and turns its failures into <see cref="VmHostException"/>.</summary>
+    private async Task<T> Call<T>(string what, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        var timeout = TimeSpan.FromSeconds(settings.TimeoutSeconds);
+        // Streamed calls (exec) have no client timeout of their own, so every call gets one here.
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bounded.CancelAfter(timeout);
+        try
+        {
+            // WaitAsync bounds even steps that ignore the token, such as the unix socket connect.
+            return await call(bounded.Token).WaitAsync(timeout, ct);
+        }
+        catch (DockerApiException e)
+        {
+            var status = (int)e.StatusCode;
+            // 5xx is the engine's own trouble and a 409 a conflict in flight; other 4xx is our spec.
+            throw new VmHostException($"{what}: {EngineMessage(e)}", transient: status >= 500 || e.StatusCode == HttpStatusCode.Conflict, e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw NotAnswering(what, $"no answer within {settings.TimeoutSeconds}s", e);
+        }
+        catch (Exception e) when (e is TimeoutException or HttpRequestException or SocketException or IOException)
+        {
+            throw NotAnswering(what, Messages(e), e);
+        }
+    }
+
+    private Task Call(string what, Func<CancellationToken, Task> call, CancellationToken ct) =>
+        Call(what, async t => { await call(t); return true; }, ct);
+
+    private VmHostException NotAnswering(string what, string why, Exception inner) =>
+        new($"Docker engine at {settings.Endpoint} did not answer: {what}: {why}", transient: true, inner);
+
+    private static async Task<T?> NullIfNotFound<T>(Task<T> call) where T : class
+    {
+        try { return await call; }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound) { return null; }
+    }
+
+    /// <returns>False when the thing was already gone.</returns>
+    private static async Task<bool> IgnoreNotFound(Task call)
+    {
+        try { await call; return true; }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound) { return false; }
+    }
+
+    private static string Adopt(string id, IDictionary<string, string>? labels, Guid projectId, string kind, string name) =>
+        labels?.TryGetValue(PantheonLabels.ProjectId, out var owner) == true && owner == projectId.ToString("D")
+            ? id
+            : throw new VmHostException($"A {kind} named {name} already exists and does not belong to project {projectId:D}.", transient: false);
+
+    private LabelledResource? Labelled(string kind, string id, string name, IDictionary<string, string>? labels)
+    {
+        var value = labels?.TryGetValue(PantheonLabels.ProjectId, out var v) == true ? v : null;
+        if (!Guid.TryParse(value, out var projectId))
+        {
+            logger.LogWarning("Skipping {Kind} {Name}: its {Label} label '{Value}' is not a project id", kind, name, PantheonLabels.ProjectId, value);
+            return null;
+        }
+        return new LabelledResource(kind, id, name, projectId, labels!.TryGetValue(PantheonLabels.Role, out var role) ? role : null);
+    }
+
+    private static (ContainerHealth, string?) HealthOf(DockerContainerState state)
+    {
+        if (!state.Running)
+        {
+            var error = string.IsNullOrEmpty(state.Error) ? "" : $": {state.Error}";
+            return (ContainerHealth.NotRunning, $"{state.Status} (exit code {state.ExitCode}){error}");
+        }
+        return state.Health?.Status switch
+        {
+            null or "" or "none" => (ContainerHealth.Running, null),
+            "healthy" => (ContainerHealth.Healthy, null),
+            "unhealthy" => (ContainerHealth.Unhealthy, state.Health.Log?.LastOrDefault()?.Output?.Trim()),
+            _ => (ContainerHealth.Starting, null),
+        };
+    }
+
+    private static IReadOnlyDictionary<int, int> PublishedPorts(NetworkSettings? network)
+    {
+        var published = new Dictionary<int, int>();
+        foreach (var (port, bindings) in network?.Ports ?? new Dictionary<string, IList<PortBinding>>())
+        {
+            var hostPort = bindings?.Select(b => int.TryParse(b.HostPort, out var p) ? p : 0).FirstOrDefault(p => p > 0) ?? 0;
+            if (hostPort > 0 && int.TryParse(port.Split('/')[0], out var containerPort))
+                published.TryAdd(containerPort, hostPort);
+        }
+        return published;
+    }
+
+    private static (string Name, string Target, bool ReadOnly) ParseVolume(string volume) => volume.Split(':') switch
+    {
+        [var name, var target] => (name, target, false),
+        [var name, var target, "ro"] => (name, target, true),
+        _ => throw new VmHostException($"Volume '{volume}' is not of the form name:/path[:ro].", transient: false),
+    };
+
+    private static DeviceMapping ParseDevice(string device) => device.Split(':') switch
+    {
+        [var path] => new DeviceMapping { PathOnHost = path, PathInContainer = path, CgroupPermissions = "rwm" },
+        [var host, var inside] => new DeviceMapping { PathOnHost = host, PathInContainer = inside, CgroupPermissions = "rwm" },
+        _ => throw new VmHostException($"Device '{device}' is not of the form /dev/x[:/dev/y].", transient: false),
+    };
+
+    private static Dictionary<string, string> Labels(Guid projectId, string role) => new()
+    {
+        [PantheonLabels.ProjectId] = projectId.ToString("D"),
+        [PantheonLabels.Role] = role,
+    };
+
+    private static Dictionary<string, IDictionary<string, bool>> Filter(string key, string value) =>
+        new() { [key] = new Dictionary<string, bool> { [value] = true } };
+
+    private static Dictionary<string, IDictionary<string, bool>> LabelFilter(string label) => Filter("label", label);
+
+    private static string NameOf(ContainerListResponse container) =>
+        container.Names?.FirstOrDefault()?.TrimStart('/') ?? container.ID;
+
+    /// <summary>The engine's own words: its body is <c>{"message": "..."}</c>, but not always.</summary>
+    private static string EngineMessage(DockerApiException e)
+    {
+        try
+        {
+            using var body = JsonDocument.Parse(e.ResponseBody);
+            if (body.RootElement.ValueKind == JsonValueKind.Object && body.RootElement.TryGetProperty("message", out var message))
+                return message.GetString() ?? e.ResponseBody;
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the raw body is the best words we have.
+        }
+        return string.IsNullOrWhiteSpace(e.ResponseBody) ? $"{(int)e.StatusCode} {e.StatusCode}" : e.ResponseBody.Trim();
+    }
+
+    private static string Messages(Exception e) =>
+        e.InnerException is null ? e.Message : $"{e.Message} ({Messages(e.InnerException)})";
+}
