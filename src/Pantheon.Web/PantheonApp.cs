@@ -11,12 +11,16 @@ using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
 using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
+using Pantheon.Handlers.Projects;
+using Pantheon.Projections.Projects;
+using JasperFx;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
 using Wolverine;
+using Wolverine.ErrorHandling;
 using Wolverine.Http;
 using Wolverine.Marten;
 
@@ -42,6 +46,7 @@ public static class PantheonApp
         services.AddSingleton(configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults());
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
         DockerSettings.AddDockerEngine(services, configuration);
+        AddProjects(services, configuration);
 
         services.AddPantheonAuthentication(configuration);
         services.AddPantheonHealthChecks();
@@ -67,6 +72,11 @@ public static class PantheonApp
             opts.Projections.Add<ProviderKeyViewProjection>(ProjectionLifecycle.Inline);
             opts.Schema.For<ProviderKeyView>().Index(x => x.UserId);
             opts.Schema.For<ProviderKeySecret>();
+
+            opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
+            opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
+            opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
+            opts.Schema.For<ProjectProvisioning>();
         })
         .UseLightweightSessions()
         .IntegrateWithWolverine()
@@ -80,6 +90,11 @@ public static class PantheonApp
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             opts.Policies.UseDurableInboxOnAllListeners();
+            // Two handlers of one saga at once: the loser reloads and runs again on the newer state.
+            opts.OnException<ConcurrencyException>().Or<SagaConcurrencyException>()
+                .RetryWithCooldown(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));
+            // Health polls of a booting VM are scheduled messages: look for due ones often.
+            opts.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(configuration.GetValue("Projects:ScheduledPollingMilliseconds", 250));
 
             // Generated handler code is committed (codegen write) and loaded statically outside development;
             // Codegen:TypeLoadMode overrides it (the startup benchmark compares both on one binary).
@@ -90,6 +105,17 @@ public static class PantheonApp
 
         services.AddWolverineHttp();
         return builder;
+    }
+
+    private static void AddProjects(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>() ?? new ProjectSettings());
+        services.AddSingleton(configuration.GetSection(VmSettings.Section).Get<VmSettings>() ?? new VmSettings());
+        services.AddSingleton<IVmHost, DockerVmHost>();
+        services.AddSingleton<SharedFolders>();
+        services.AddSingleton<SubnetLeases>();
+        services.AddSingleton<ProvisioningContext>();
+        if (configuration.GetValue("Projects:ReconcilerEnabled", true)) services.AddHostedService<ReconcilerService>();
     }
 
     /// <summary>Every validator nested in this assembly's commands, as a singleton (they hold no state).</summary>

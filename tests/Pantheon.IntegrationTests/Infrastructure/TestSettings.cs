@@ -23,8 +23,21 @@ public static class TestSettings
         ["Auth:SigningKey"] = SigningKey,
         ["MCP_MASTER_SECRET"] = MasterSecret,
         ["Docker:Endpoint"] = DockerEndpoint,
-        ["Docker:TimeoutSeconds"] = "5",
+        ["Docker:TimeoutSeconds"] = "10",
+        ["Projects:DataRoot"] = DataRoot,
+        ["Projects:FileServerImage"] = "pantheon/file-server:latest",
+        ["Projects:RetryBaseDelayMilliseconds"] = "100",
+        ["Projects:ReconcilerEnabled"] = "false",
+        ["Vm:Image"] = "pantheon/test-vm:latest",
+        ["Vm:Devices"] = "",
+        ["Vm:CapAdd"] = "",
+        ["Vm:StopGracePeriodSeconds"] = "1",
+        ["Vm:BootTimeoutSeconds"] = "20",
+        ["Vm:HealthPollMilliseconds"] = "250",
     };
+
+    /// <summary>Shared folders of test projects, under the repository's ignored state folder.</summary>
+    public static readonly string DataRoot = Path.Combine(Path.GetTempPath(), "pantheon-tests", "data");
 
     /// <summary>A token for a fresh user, so tests sharing a database never see each other's data.</summary>
     public static string TokenFor(string user, string? email = null, string? name = null, params string[] roles) =>

@@ -1,0 +1,17 @@
+namespace Pantheon.Domain.Projects;
+
+public enum ProjectStatus
+{
+    Requested,
+    Provisioning,
+    Ready,
+    Failed,
+    Deleting,
+}
+
+/// <summary>The operating systems a project's VM can run.</summary>
+public static class ProjectOs
+{
+    public const string Windows11 = "windows-11";
+    public static readonly IReadOnlyList<string> All = [Windows11];
+}

@@ -1,0 +1,63 @@
+namespace Pantheon.Handlers.Projects;
+
+/// <summary>The <c>Projects</c> section: where subnets and shared folders come from, and how provisioning retries.</summary>
+public sealed class ProjectSettings
+{
+    public const string Section = "Projects";
+
+    public string SubnetPool { get; set; } = "172.30.0.0/16";
+
+    /// <summary>Where the backend writes shared folders (<c>{DataRoot}/windows-vm-files/{project-id}/</c>).</summary>
+    public string DataRoot { get; set; } = "/var/lib/pantheon";
+
+    /// <summary>The same folder as the Docker host sees it, when the backend itself runs in a container.</summary>
+    public string? HostDataRoot { get; set; }
+
+    /// <summary>The image of the read-only shared-folder server at <c>.20</c>.</summary>
+    public string FileServerImage { get; set; } = "busybox:stable";
+
+    public List<string> FileServerCommand { get; set; } = ["httpd", "-f", "-p", "8888", "-h", "/srv"];
+
+    /// <summary>Attempts of one step whose failure may pass (the engine not answering) before the project fails.</summary>
+    public int MaxStepAttempts { get; set; } = 5;
+
+    public int RetryBaseDelayMilliseconds { get; set; } = 500;
+
+    public int ReconcileIntervalSeconds { get; set; } = 300;
+
+    public string FolderFor(Guid projectId) => Path.Combine(Path.GetFullPath(DataRoot), "windows-vm-files", projectId.ToString());
+
+    public string HostFolderFor(Guid projectId) =>
+        HostDataRoot is { Length: > 0 } ? Path.Combine(HostDataRoot, "windows-vm-files", projectId.ToString()) : FolderFor(projectId);
+}
+
+/// <summary>The <c>Vm</c> section: the VM container. Defaults follow <c>dockurr/windows</c>.</summary>
+public sealed class VmSettings
+{
+    public const string Section = "Vm";
+
+    public string Image { get; set; } = "dockurr/windows:latest";
+    public List<string>? Command { get; set; }
+    public Dictionary<string, string> Environment { get; set; } = new()
+    {
+        ["VERSION"] = "11", ["RAM_SIZE"] = "8G", ["CPU_CORES"] = "4", ["DISK_SIZE"] = "64G",
+    };
+    /// <summary>Host devices, comma-separated (a string, so that configuration can empty it).</summary>
+    public string Devices { get; set; } = "/dev/kvm,/dev/net/tun";
+
+    /// <summary>Added capabilities, comma-separated.</summary>
+    public string CapAdd { get; set; } = "NET_ADMIN";
+    public long? MemoryBytes { get; set; }
+    public double? Cpus { get; set; }
+    public int StopGracePeriodSeconds { get; set; } = 120;
+
+    /// <summary>The web viewer's port inside the container, published on 127.0.0.1 only; 0 publishes nothing.</summary>
+    public int ViewerPort { get; set; } = 8006;
+
+    public string SharedFolderMount { get; set; } = "/shared";
+    public string StorageMount { get; set; } = "/storage";
+    public int BootTimeoutSeconds { get; set; } = 600;
+    public int HealthPollMilliseconds { get; set; } = 2000;
+
+    public static IReadOnlyList<string> Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

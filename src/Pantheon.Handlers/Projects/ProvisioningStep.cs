@@ -1,0 +1,12 @@
+namespace Pantheon.Handlers.Projects;
+
+public enum ProvisioningStep
+{
+    AllocatingNetwork,
+    PreparingSharedFolder,
+    BootingVm,
+    WaitingForVm,
+    Ready,
+    Failed,
+    Deleted,
+}

@@ -1,0 +1,47 @@
+using Marten;
+using JasperFx;
+using Pantheon.Domain.Projects;
+
+namespace Pantheon.Handlers.Projects;
+
+/// <summary>One leased /24, keyed by its CIDR: the primary key makes a subnet unique across every backend process.</summary>
+public sealed class SubnetLease
+{
+    public string Id { get; set; } = "";
+    public Guid ProjectId { get; set; }
+    public DateTimeOffset LeasedAt { get; set; }
+}
+
+public sealed class SubnetPoolExhaustedException(string pool) : Exception($"The subnet pool {pool} has no free /24 left.");
+
+/// <summary>Leases subnets from the pool. Each attempt commits on its own, so a collision with another process is
+/// seen at once and the next free subnet tried.</summary>
+public sealed class SubnetLeases(IDocumentStore store, ProjectSettings settings, TimeProvider time)
+{
+    private const int MaxCollisions = 64;
+    private readonly SubnetPool _pool = new(settings.SubnetPool);
+
+    public async Task<Subnet> LeaseAsync(Guid projectId, IReadOnlyList<string> usedByEngine, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < MaxCollisions; attempt++)
+        {
+            await using var session = store.LightweightSession();
+            var leases = await session.Query<SubnetLease>().ToListAsync(ct);
+            var mine = leases.FirstOrDefault(l => l.ProjectId == projectId);
+            if (mine is not null) return Subnet.Parse(mine.Id); // a retried step keeps its subnet
+
+            var free = _pool.FirstFree(leases.Select(l => l.Id), usedByEngine) ?? throw new SubnetPoolExhaustedException(_pool.Cidr);
+            session.Insert(new SubnetLease { Id = free.Cidr, ProjectId = projectId, LeasedAt = time.GetUtcNow() });
+            try
+            {
+                await session.SaveChangesAsync(ct);
+                return free;
+            }
+            catch (DocumentAlreadyExistsException)
+            {
+                // Another process leased this subnet between our read and our insert: read again.
+            }
+        }
+        throw new InvalidOperationException($"Could not lease a subnet for project {projectId} after {MaxCollisions} collisions.");
+    }
+}

@@ -1,0 +1,42 @@
+using System.Text.Json;
+using Alba;
+using Pantheon.Domain.Projects;
+using Pantheon.IntegrationTests.Infrastructure;
+using Pantheon.Web.Projects;
+
+namespace Pantheon.IntegrationTests.Projects;
+
+/// <summary>The project routes as a test drives them.</summary>
+public static class ProjectApi
+{
+    public static async Task<Guid> Create(this IAlbaHost host, string token, string name = "test project")
+    {
+        var result = await host.Send(HttpMethod.Post, "/api/projects", token, new { name, os = "windows-11" }, status: 202);
+        var body = await result.ReadAsJsonAsync<JsonElement>();
+        var id = body.GetProperty("id").GetGuid();
+        result.Context.Response.Headers.Location.ToString().ShouldBe($"/api/projects/{id}");
+        body.GetProperty("status").GetString().ShouldBe("requested");
+        return id;
+    }
+
+    public static async Task<ProjectResponse?> Find(this IAlbaHost host, string token, Guid id)
+    {
+        var result = await host.Scenario(x =>
+        {
+            x.WithBearerToken(token);
+            x.Get.Url($"/api/projects/{id}");
+            x.IgnoreStatusCode();
+        });
+        var status = result.Context.Response.StatusCode;
+        if (status == 404) return null;
+        status.ShouldBe(200);
+        return await result.ReadAsJsonAsync<ProjectResponse>();
+    }
+
+    public static Task<ProjectResponse> WaitFor(this IAlbaHost host, string token, Guid id, ProjectStatus status, int seconds = 60) =>
+        Eventually.Get(async () => (await host.Find(token, id))!, p => p is not null && (p.Status == status || p.Status == ProjectStatus.Failed && status != ProjectStatus.Failed),
+            TimeSpan.FromSeconds(seconds), $"project {id} to be {status}");
+
+    public static Task WaitUntilGone(this IAlbaHost host, string token, Guid id, int seconds = 60) =>
+        Eventually.Get(() => host.Find(token, id), p => p is null, TimeSpan.FromSeconds(seconds), $"project {id} to be deleted");
+}
