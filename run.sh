@@ -38,7 +38,7 @@ apply_schema() {
 dev_token() {
     local out tok
     out=$(web dev-token --user alice --email alice@example.com --name Alice)
-    tok=$(printf '%s\n' "$out" | grep -Eo '[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+' | tail -n 1 || true)
+    tok=$(printf '%s\n' "$out" | grep -Eo 'eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+' | tail -n 1 || true)
     [ -n "$tok" ] || tok=$(printf '%s\n' "$out" | sed '/^[[:space:]]*$/d' | tail -n 1)
     printf '%s' "$tok"
 }

@@ -273,7 +273,7 @@ _p_dockerd_pid() {
 
 # dockerd flags. Findings in this sandbox (Firecracker VM, kernel 6.x with
 # overlay, bridge, veth, nf_tables and legacy iptables built in; no systemd;
-# cgroup v1 hierarchy mounted by hand):
+# cgroup v1 + cgroupfs driver):
 #   * defaults work: overlay2 storage on ext4, iptables (Debian's nft
 #     backend) and the docker0 bridge. --iptables stays ON: --internal networks
 #     are isolated by iptables rules, so turning it off would silently make

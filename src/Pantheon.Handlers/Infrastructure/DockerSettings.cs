@@ -14,6 +14,9 @@ public sealed class DockerSettings
     /// <summary>How long one Docker API call may take before the engine counts as not answering.</summary>
     public int TimeoutSeconds { get; set; } = 30;
 
+    /// <summary>The <c>pantheon.instance</c> label on everything this deployment creates.</summary>
+    public string Instance { get; set; } = "pantheon";
+
     public static IServiceCollection AddDockerEngine(IServiceCollection services, IConfiguration configuration)
     {
         var settings = configuration.GetSection(Section).Get<DockerSettings>() ?? new DockerSettings();

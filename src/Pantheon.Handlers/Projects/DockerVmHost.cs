@@ -118,7 +118,11 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
 
     public async Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct)
     {
-        var filter = LabelFilter(PantheonLabels.ProjectId);
+        // Only this deployment's resources: another backend on the same engine (a second environment) owns its own.
+        var filter = new Dictionary<string, IDictionary<string, bool>>
+        {
+            ["label"] = new Dictionary<string, bool> { [PantheonLabels.ProjectId] = true, [$"{PantheonLabels.Instance}={settings.Instance}"] = true },
+        };
         var containers = await Call("Listing labelled containers",
             t => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, t), ct);
         var networks = await Call("Listing labelled networks",
@@ -192,7 +196,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             ?? throw new VmHostException($"Container {spec.Name} was created but cannot be found.", transient: true);
     }
 
-    private static CreateContainerParameters ContainerParameters(ContainerSpec spec)
+    private CreateContainerParameters ContainerParameters(ContainerSpec spec)
     {
         var ports = spec.Ports.ToDictionary(p => $"{p.ContainerPort}/tcp");
         return new CreateContainerParameters
@@ -367,10 +371,11 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         _ => throw new VmHostException($"Device '{device}' is not of the form /dev/x[:/dev/y].", transient: false),
     };
 
-    private static Dictionary<string, string> Labels(Guid projectId, string role) => new()
+    private Dictionary<string, string> Labels(Guid projectId, string role) => new()
     {
         [PantheonLabels.ProjectId] = projectId.ToString("D"),
         [PantheonLabels.Role] = role,
+        [PantheonLabels.Instance] = settings.Instance,
     };
 
     private static Dictionary<string, IDictionary<string, bool>> Filter(string key, string value) =>

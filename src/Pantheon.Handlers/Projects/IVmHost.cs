@@ -5,6 +5,9 @@ public static class PantheonLabels
 {
     public const string ProjectId = "pantheon.project-id";
     public const string Role = "pantheon.role";
+
+    /// <summary>Which deployment made the resource (<c>Docker:Instance</c>): the reconciler touches only its own.</summary>
+    public const string Instance = "pantheon.instance";
 }
 
 /// <summary>A project's isolated network: bridge, internal (no route out), one /24, gateway at .254.</summary>

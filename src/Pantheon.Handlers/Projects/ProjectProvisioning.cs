@@ -1,4 +1,5 @@
 using Marten;
+using JasperFx.Events;
 using Microsoft.Extensions.Logging;
 using Pantheon.Domain.Projects;
 using Pantheon.Projections.Projects;
@@ -29,6 +30,9 @@ public sealed class ProjectProvisioning : Saga
     public DateTimeOffset? BootDeadline { get; set; }
     public string? LastError { get; set; }
 
+    // The project's stream as this message sees it; a field, so it is never part of the saga's stored state.
+    private IEventStream<ProjectView>? _project;
+
     /// <summary>Starts provisioning, unless the project was deleted before its first step ran.</summary>
     public static async Task<(ProjectProvisioning, OutgoingMessages)> Start(StartProvisioning command, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
@@ -44,7 +48,7 @@ public sealed class ProjectProvisioning : Saga
 
     public async Task<OutgoingMessages> Handle(AllocateNetwork message, ProvisioningContext context, SubnetLeases leases, IDocumentSession session, CancellationToken ct)
     {
-        if (!await IsAt(ProvisioningStep.AllocatingNetwork, context, ct)) return [];
+        if (!await IsAt(ProvisioningStep.AllocatingNetwork, context, session, ct)) return [];
         return await Run(message, "allocate-network", context, session, ct, async () =>
         {
             var subnet = await leases.LeaseAsync(Id, await context.Host.UsedSubnetsAsync(ct), ct);
@@ -52,14 +56,14 @@ public sealed class ProjectProvisioning : Saga
             var networkId = await context.Host.EnsureNetworkAsync(new ProjectNetworkSpec(Id, name, subnet.Cidr, subnet.Gateway), ct);
             Subnet = subnet.Cidr;
             NetworkId = networkId;
-            session.Events.Append(Id, new NetworkAllocated(Id, subnet.Cidr, name, networkId, context.Time.GetUtcNow()));
+            _project!.AppendOne(new NetworkAllocated(Id, subnet.Cidr, name, networkId, context.Time.GetUtcNow()));
             return Advance(ProvisioningStep.PreparingSharedFolder, new PrepareSharedFolder(Id), context);
         });
     }
 
     public async Task<OutgoingMessages> Handle(PrepareSharedFolder message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
     {
-        if (!await IsAt(ProvisioningStep.PreparingSharedFolder, context, ct)) return [];
+        if (!await IsAt(ProvisioningStep.PreparingSharedFolder, context, session, ct)) return [];
         return await Run(message, "prepare-shared-folder", context, session, ct, async () =>
         {
             var subnet = Domain.Projects.Subnet.Parse(Subnet!);
@@ -72,14 +76,14 @@ public sealed class ProjectProvisioning : Saga
                 Binds = [$"{settings.HostFolderFor(Id)}:/srv:ro"],
             }, ct);
             SharedFolderServerId = serverId;
-            session.Events.Append(Id, new SharedFolderPrepared(Id, folder, serverId, subnet.SharedFolder, context.Time.GetUtcNow()));
+            _project!.AppendOne(new SharedFolderPrepared(Id, folder, serverId, subnet.SharedFolder, context.Time.GetUtcNow()));
             return Advance(ProvisioningStep.BootingVm, new BootVm(Id), context);
         });
     }
 
     public async Task<OutgoingMessages> Handle(BootVm message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
     {
-        if (!await IsAt(ProvisioningStep.BootingVm, context, ct)) return [];
+        if (!await IsAt(ProvisioningStep.BootingVm, context, session, ct)) return [];
         return await Run(message, "boot-vm", context, session, ct, async () =>
         {
             var (vm, settings) = (context.Vm, context.Settings);
@@ -105,7 +109,7 @@ public sealed class ProjectProvisioning : Saga
 
     public async Task<OutgoingMessages> Handle(CheckVmHealth message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
     {
-        if (!await IsAt(ProvisioningStep.WaitingForVm, context, ct)) return [];
+        if (!await IsAt(ProvisioningStep.WaitingForVm, context, session, ct)) return [];
         return await Run(message, "wait-for-vm", context, session, ct, async () =>
         {
             var vm = context.Vm;
@@ -115,7 +119,7 @@ public sealed class ProjectProvisioning : Saga
             {
                 case ContainerHealth.Healthy or ContainerHealth.Running:
                     state.PublishedPorts.TryGetValue(vm.ViewerPort, out var viewer);
-                    session.Events.Append(Id, new VmBooted(Id, state.Id, Domain.Projects.Subnet.Parse(Subnet!).Vm, viewer == 0 ? null : viewer, now));
+                    _project!.AppendOne(new VmBooted(Id, state.Id, Domain.Projects.Subnet.Parse(Subnet!).Vm, viewer == 0 ? null : viewer, now));
                     Step = ProvisioningStep.Ready;
                     UpdatedAt = now;
                     return [];
@@ -125,7 +129,7 @@ public sealed class ProjectProvisioning : Saga
                     LastError = state.Detail;
                     if (now >= BootDeadline)
                         return await Fail("wait-for-vm",
-                            $"The VM did not become healthy within {vm.BootTimeoutSeconds} s (last health: {state.Health}{(state.Detail is null ? "" : ", " + state.Detail)}).",
+                            $"The VM did not become healthy within {vm.BootTimeoutSeconds} s (last health: {state.Health}{(string.IsNullOrWhiteSpace(state.Detail) ? "" : ", " + state.Detail)}).",
                             context, session, ct);
                     return [new CheckVmHealth(Id).DelayedFor(TimeSpan.FromMilliseconds(vm.HealthPollMilliseconds))];
             }
@@ -136,9 +140,15 @@ public sealed class ProjectProvisioning : Saga
     public async Task Handle(DeleteProject message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
     {
         if (Step == ProvisioningStep.Deleted) return;
+        _project = await session.Events.FetchForWriting<ProjectView>(Id, ct);
+        await Delete(context, session, ct);
+    }
+
+    private async Task Delete(ProvisioningContext context, IDocumentSession session, CancellationToken ct)
+    {
         await context.RemoveEverythingAsync(Id, ct);
         session.DeleteWhere<SubnetLease>(l => l.ProjectId == Id);
-        session.Events.Append(Id, new ProjectDeleted(Id, context.Time.GetUtcNow()));
+        if (_project!.Aggregate is not null) _project.AppendOne(new ProjectDeleted(Id, context.Time.GetUtcNow()));
         Step = ProvisioningStep.Deleted;
         UpdatedAt = context.Time.GetUtcNow();
     }
@@ -161,12 +171,26 @@ public sealed class ProjectProvisioning : Saga
     public static string VmContainerName(Guid projectId) => $"pantheon-{projectId:N}-vm";
 
     /// <summary>
-    /// False when the message is stale (a redelivery of a finished step); after deletion the step may have raced
-    /// the teardown, so whatever it made is removed again.
+    /// False when the message is stale (a redelivery of a finished step). A project whose deletion was asked for
+    /// is deleted here and now, whichever message sees it first: the saga may have started in the same instant
+    /// as the deletion, too late for the deletion to find it. After deletion a step may have raced the teardown,
+    /// so whatever it made is removed again.
     /// </summary>
-    private async Task<bool> IsAt(ProvisioningStep expected, ProvisioningContext context, CancellationToken ct)
+    private async Task<bool> IsAt(ProvisioningStep expected, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
     {
-        if (Step == ProvisioningStep.Deleted) await context.RemoveEverythingAsync(Id, ct);
+        if (Step == ProvisioningStep.Deleted)
+        {
+            await context.RemoveEverythingAsync(Id, ct);
+            return false;
+        }
+        // Every append of the saga goes through this fetch, with the stream's version checked at commit: a step
+        // that raced the deletion fails to commit, is retried, and then sees the deletion.
+        _project = await session.Events.FetchForWriting<ProjectView>(Id, ct);
+        if (_project.Aggregate is null or { Status: ProjectStatus.Deleting })
+        {
+            await Delete(context, session, ct);
+            return false;
+        }
         return Step == expected;
     }
 
@@ -216,7 +240,7 @@ public sealed class ProjectProvisioning : Saga
             reason += $" (cleanup deferred to the reconciler: {e.Message})";
         }
         session.DeleteWhere<SubnetLease>(l => l.ProjectId == Id);
-        session.Events.Append(Id, new ProjectProvisioningFailed(Id, step, reason, context.Time.GetUtcNow()));
+        _project!.AppendOne(new ProjectProvisioningFailed(Id, step, reason, context.Time.GetUtcNow()));
         Step = ProvisioningStep.Failed;
         LastError = reason;
         UpdatedAt = context.Time.GetUtcNow();

@@ -20,7 +20,7 @@ public static class ReconcileOrphansHandler
     /// <summary>The stream that holds <see cref="OrphanRemoved"/> events.</summary>
     public static readonly Guid StreamId = new("7a1f0000-0000-4000-8000-00000000ec01");
 
-    public static async Task<IReadOnlyList<OrphanRemoved>> Handle(ReconcileOrphans message, IVmHost host, SharedFolders folders,
+    public static async Task Handle(ReconcileOrphans message, IVmHost host, SharedFolders folders,
         IDocumentSession session, TimeProvider time, ILogger<ReconcileOrphans> logger, CancellationToken ct)
     {
         var resources = await host.ListLabelledAsync(ct);
@@ -37,7 +37,6 @@ public static class ReconcileOrphansHandler
             removed.Add(new OrphanRemoved(orphan.Kind, orphan.Id, orphan.Name, orphan.ProjectId, time.GetUtcNow()));
         }
         if (removed.Count > 0) session.Events.Append(StreamId, removed.ToArray<object>());
-        return removed;
     }
 }
 
@@ -51,7 +50,9 @@ public sealed class ReconcilerService(IServiceProvider services, ProjectSettings
         {
             try
             {
-                await services.GetRequiredService<IMessageBus>().InvokeAsync(new ReconcileOrphans(), stoppingToken);
+                // IMessageBus is scoped: one scope per pass.
+                await using var scope = services.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ReconcileOrphans(), stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

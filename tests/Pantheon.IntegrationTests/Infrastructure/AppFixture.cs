@@ -3,6 +3,7 @@ using Marten;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Pantheon.Handlers.Projects;
 using Wolverine;
 
 namespace Pantheon.IntegrationTests.Infrastructure;
@@ -23,6 +24,16 @@ public class AppFixture : IAsyncLifetime
         Configure(settings);
         Host = await StartAsync(settings, Logs);
         await Host.ResetAllMartenDataAsync();
+        await RemoveTestMachinesAsync();
+    }
+
+    /// <summary>Every container, network and volume of earlier test runs: with the data reset, none has an owner.</summary>
+    private async Task RemoveTestMachinesAsync()
+    {
+        var vmHost = Host.Services.GetRequiredService<IVmHost>();
+        foreach (var resource in (await vmHost.ListLabelledAsync(default)).OrderBy(r => r.Kind == "container" ? 0 : 1))
+            await vmHost.RemoveAsync(resource, default);
+        if (Directory.Exists(TestSettings.DataRoot)) Directory.Delete(TestSettings.DataRoot, recursive: true);
     }
 
     public static Task<IAlbaHost> StartAsync(Dictionary<string, string?> settings, LogCapture? logs = null, string environment = "Testing") =>
@@ -42,7 +53,11 @@ public class AppFixture : IAsyncLifetime
             });
         });
 
-    public async Task DisposeAsync() => await Host.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await RemoveTestMachinesAsync();
+        await Host.DisposeAsync();
+    }
 }
 
 [CollectionDefinition(Name)]

@@ -24,6 +24,7 @@ public static class TestSettings
         ["MCP_MASTER_SECRET"] = MasterSecret,
         ["Docker:Endpoint"] = DockerEndpoint,
         ["Docker:TimeoutSeconds"] = "10",
+        ["Docker:Instance"] = "pantheon-tests",
         ["Projects:DataRoot"] = DataRoot,
         ["Projects:FileServerImage"] = "pantheon/file-server:latest",
         ["Projects:RetryBaseDelayMilliseconds"] = "100",
@@ -32,7 +33,7 @@ public static class TestSettings
         ["Vm:Devices"] = "",
         ["Vm:CapAdd"] = "",
         ["Vm:StopGracePeriodSeconds"] = "1",
-        ["Vm:BootTimeoutSeconds"] = "20",
+        ["Vm:BootTimeoutSeconds"] = "60",
         ["Vm:HealthPollMilliseconds"] = "250",
     };
 

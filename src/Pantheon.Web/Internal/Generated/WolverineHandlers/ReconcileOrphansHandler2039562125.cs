@@ -37,11 +37,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Pantheon.Handlers.Projects.ReconcileOrphansHandler");
             
             // The actual message execution
-            var outgoing1 = await Pantheon.Handlers.Projects.ReconcileOrphansHandler.Handle(reconcileOrphans, _vmHost, _sharedFolders, documentSession, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
-
-            
-            // Outgoing, cascaded message
-            await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
+            await Pantheon.Handlers.Projects.ReconcileOrphansHandler.Handle(reconcileOrphans, _vmHost, _sharedFolders, documentSession, _timeProvider, _loggerForMessage, cancellation).ConfigureAwait(false);
 
             
             // Save all pending changes to this Marten session

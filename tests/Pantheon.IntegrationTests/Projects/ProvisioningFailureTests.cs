@@ -1,0 +1,99 @@
+using Alba;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Projects;
+using Pantheon.IntegrationTests.Infrastructure;
+using Wolverine;
+
+namespace Pantheon.IntegrationTests.Projects;
+
+[Collection(AppCollection.Name)]
+public class ProvisioningFailureTests(AppFixture app)
+{
+    private IVmHost VmHost => app.Host.Services.GetRequiredService<IVmHost>();
+
+    [Theory]
+    [InlineData("pantheon/test-vm-unhealthy:latest", "did not become healthy within")]
+    [InlineData("pantheon/does-not-exist:latest", "No such image")]
+    public async Task a_vm_that_never_becomes_healthy_fails_the_project_and_leaves_nothing_behind(string image, string reason)
+    {
+        var settings = TestSettings.Base();
+        settings["Vm:Image"] = image;
+        settings["Vm:BootTimeoutSeconds"] = "4";
+        await using var host = await AppFixture.StartAsync(settings);
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+
+        var id = await host.Create(token);
+        var project = await host.WaitFor(token, id, ProjectStatus.Failed);
+        project.FailedStep.ShouldNotBeNull();
+        project.FailureReason!.ShouldContain(reason);
+        project.Subnet.ShouldBeNull();
+
+        (await VmHost.ListLabelledAsync(default)).ShouldNotContain(r => r.ProjectId == id);
+        await using var session = app.Host.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        (await session.Query<SubnetLease>().Where(l => l.ProjectId == id).CountAsync()).ShouldBe(0);
+
+        await host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
+        await host.WaitUntilGone(token, id);
+    }
+
+    [Fact]
+    public async Task thirty_concurrent_creates_on_two_hosts_get_thirty_distinct_subnets()
+    {
+        await using var second = await AppFixture.StartAsync(TestSettings.Base());
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var ids = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => (i % 2 == 0 ? app.Host : second).Create(token, $"parallel {i}")));
+
+        var projects = await Task.WhenAll(ids.Select(id => app.Host.WaitFor(token, id, ProjectStatus.Ready, seconds: 240)));
+        projects.ShouldAllBe(p => p.Status == ProjectStatus.Ready);
+        projects.Select(p => p.Subnet).Distinct().Count().ShouldBe(30);
+
+        foreach (var id in ids) await app.Host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
+        foreach (var id in ids) await app.Host.WaitUntilGone(token, id, seconds: 120);
+    }
+
+    [Fact]
+    public async Task a_host_stopped_after_the_network_is_allocated_is_finished_by_the_next_with_one_network()
+    {
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        Guid id;
+        await using (var first = await AppFixture.StartAsync(TestSettings.Base()))
+        {
+            id = await first.Create(token);
+            await Eventually.Get(() => first.Find(token, id), p => p?.Subnet is not null, TimeSpan.FromSeconds(30), "the network to be allocated");
+        }
+
+        await using var next = await AppFixture.StartAsync(TestSettings.Base());
+        var project = await next.WaitFor(token, id, ProjectStatus.Ready);
+        var networks = (await VmHost.ListLabelledAsync(default)).Where(r => r.ProjectId == id && r.Kind == "network").ToList();
+        networks.ShouldHaveSingleItem().Name.ShouldBe(project.Network);
+
+        await next.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
+        await next.WaitUntilGone(token, id);
+    }
+
+    [Fact]
+    public async Task the_reconciler_removes_labelled_containers_and_networks_that_no_project_owns()
+    {
+        var orphan = Guid.NewGuid();
+        var subnet = new SubnetPool("172.30.0.0/16").FirstFree([], await VmHost.UsedSubnetsAsync(default))!.Value;
+        var network = ProjectProvisioning.NetworkName(orphan);
+        await VmHost.EnsureNetworkAsync(new ProjectNetworkSpec(orphan, network, subnet.Cidr, subnet.Gateway), default);
+        await VmHost.EnsureContainerStartedAsync(new ContainerSpec(orphan, "vm", ProjectProvisioning.VmContainerName(orphan), "pantheon/test-vm:latest", network, subnet.Vm), default);
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var live = await app.Host.WaitFor(token, await app.Host.Create(token), ProjectStatus.Ready);
+
+        await app.Host.Services.GetRequiredService<IMessageBus>().InvokeAsync(new ReconcileOrphans());
+
+        var left = await VmHost.ListLabelledAsync(default);
+        left.ShouldNotContain(r => r.ProjectId == orphan);
+        left.Count(r => r.ProjectId == live.Id).ShouldBe(4); // the live project keeps its network, file server, VM and storage volume
+        await using var session = app.Host.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        var recorded = (await session.Events.FetchStreamAsync(ReconcileOrphansHandler.StreamId)).Select(e => e.Data).OfType<OrphanRemoved>().Where(o => o.ProjectId == orphan).ToList();
+        recorded.Select(o => o.Kind).Order().ShouldBe(["container", "network"]);
+
+        await app.Host.Send(HttpMethod.Delete, $"/api/projects/{live.Id}", token, status: 202);
+        await app.Host.WaitUntilGone(token, live.Id);
+    }
+}
