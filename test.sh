@@ -12,6 +12,8 @@ ensure_postgres
 ensure_docker
 ensure_vm_image
 export_env
+# The tests use their own database in the same cluster, apart from the one ./run.sh serves.
+export PANTHEON_TEST_CONNECTION="Host=127.0.0.1;Port=${PANTHEON_PG_PORT:-5433};Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40"
 
 SLN="$ROOT/Pantheon.sln"
 if [ ! -f "$SLN" ]; then
