@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Alba;
+using Microsoft.AspNetCore.TestHost;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Pantheon.Domain.Projects;
@@ -22,6 +23,7 @@ var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", 
 
 await using var host = await AlbaHost.For<Pantheon.Web.PantheonAppMarker>(b =>
 {
+    b.UseSolutionRelativeContentRoot("src/Pantheon.Web");
     b.UseSetting("environment", "Production");
     foreach (var (key, value) in new Dictionary<string, string>
              {
