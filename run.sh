@@ -70,6 +70,7 @@ $TOKEN
 MSG
 
 export ASPNETCORE_URLS="$URL"
+export Projects__DataRoot="${Projects__DataRoot:-$ROOT/.pantheon/data}"   # shared folders of development projects
 export Urls="$URL"   # appsettings*.json "Urls" would otherwise win over ASPNETCORE_URLS
 echo "[run] starting Pantheon.Web on $URL (Ctrl-C to stop)" >&2
 exec dotnet run --project "$PROJECT" -c "$CONFIG" --no-build --no-launch-profile --
