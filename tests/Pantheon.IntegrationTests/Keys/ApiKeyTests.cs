@@ -97,15 +97,7 @@ public class ApiKeyTests(AppFixture app)
     public async Task invalid_keys_are_a_400_naming_the_field_and_store_nothing(string body, string field)
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        var result = await app.Host.Scenario(x =>
-        {
-            x.WithBearerToken(token);
-            x.Post.Text(body).ToUrl("/api/user/api-keys");
-            x.WithRequestHeader("Content-Type", "application/json");
-            x.StatusCodeShouldBe(400);
-        });
-        var problem = await result.ReadAsJsonAsync<JsonElement>();
-        problem.GetProperty("errors").TryGetProperty(field, out _).ShouldBeTrue(problem.ToString());
+        await app.Host.ShouldRejectField(HttpMethod.Post, "/api/user/api-keys", token, body, field);
         (await app.Host.GetJson<List<ApiKeyResponse>>("/api/user/api-keys", token)).ShouldBeEmpty();
     }
 

@@ -123,14 +123,7 @@ public class ProvisioningTests(AppFixture app)
     public async Task invalid_projects_are_a_400_and_create_nothing(string body, string field)
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        var result = await app.Host.Scenario(x =>
-        {
-            x.WithBearerToken(token);
-            x.Post.Text(body).ToUrl("/api/projects");
-            x.WithRequestHeader("Content-Type", "application/json");
-            x.StatusCodeShouldBe(400);
-        });
-        (await result.ReadAsJsonAsync<System.Text.Json.JsonElement>()).GetProperty("errors").TryGetProperty(field, out _).ShouldBeTrue();
+        await app.Host.ShouldRejectField(HttpMethod.Post, "/api/projects", token, body, field);
         (await app.Host.GetJson<List<Pantheon.Web.Projects.ProjectResponse>>("/api/projects", token)).ShouldBeEmpty();
     }
 

@@ -69,15 +69,7 @@ public class SettingsTests(AppFixture app)
     public async Task invalid_settings_are_a_400_naming_the_field(string body, string field)
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        var result = await app.Host.Scenario(x =>
-        {
-            x.WithBearerToken(token);
-            x.Put.Text(body).ToUrl("/api/user/settings");
-            x.WithRequestHeader("Content-Type", "application/json");
-            x.StatusCodeShouldBe(400);
-        });
-        var problem = await result.ReadAsJsonAsync<JsonElement>();
-        problem.GetProperty("errors").TryGetProperty(field, out _).ShouldBeTrue(problem.ToString());
+        await app.Host.ShouldRejectField(HttpMethod.Put, "/api/user/settings", token, body, field);
 
         var settings = await app.Host.GetJson<JsonElement>("/api/user/settings", token);
         settings.GetProperty("updated_at").ValueKind.ShouldBe(JsonValueKind.Null);
