@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Mvc;
 using Pantheon.Domain.Projects;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
-using Pantheon.Web.Infrastructure;
 using Wolverine;
 using Wolverine.Http;
 using Wolverine.Persistence;
@@ -14,7 +13,7 @@ namespace Pantheon.Web.Projects;
 public static class DeleteProjectEndpoint
 {
     public static ProblemDetails Validate([Entity(Required = false)] ProjectView? project, ClaimsPrincipal principal) =>
-        project is not null && project.OwnerId == principal.UserId() ? WolverineContinue.NoProblems : Problems.NotFound("The project");
+        GetProjectEndpoint.Validate(project, principal);
 
     /// <summary>Records the request and hands teardown to the saga; asking again while it runs changes nothing.</summary>
     [WolverineDelete("/api/projects/{id}", OperationId = "DeleteProject")]
