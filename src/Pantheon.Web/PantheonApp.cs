@@ -12,11 +12,15 @@ using Pantheon.Domain.Users;
 using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
 using Pantheon.Handlers.Projects;
+using Pantheon.Handlers.Chat;
+using Pantheon.Domain.Chat;
+using Pantheon.Projections.Chat;
 using Pantheon.Projections.Projects;
 using JasperFx;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
+using Pantheon.Web.Chat;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
 using Wolverine;
@@ -47,6 +51,8 @@ public static class PantheonApp
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
         DockerSettings.AddDockerEngine(services, configuration);
         AddProjects(services, configuration);
+        services.AddSingleton<ProviderKeys>();
+        services.AddSingleton<ChatClients>();
 
         services.AddPantheonAuthentication(configuration);
         services.AddPantheonHealthChecks();
@@ -74,6 +80,9 @@ public static class PantheonApp
             opts.Schema.For<ProviderKeySecret>();
 
             opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
+            opts.Projections.Snapshot<ChatHistory>(SnapshotLifecycle.Inline);
+            opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
+            opts.Schema.For<CustomModelView>().Index(x => x.UserId);
             opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
             opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
             opts.Schema.For<ProjectProvisioning>();
@@ -132,6 +141,7 @@ public static class PantheonApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRequestBodyLimit();
+        app.UseEventStreamAccept();
         app.UseAuthentication();
         app.UseAuthorization();
 

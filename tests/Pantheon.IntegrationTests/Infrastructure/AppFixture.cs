@@ -14,13 +14,26 @@ public class AppFixture : IAsyncLifetime
     public IAlbaHost Host { get; private set; } = null!;
     public LogCapture Logs { get; } = new();
 
+    /// <summary>The AI providers this host talks to: one protocol-faithful fake on loopback.</summary>
+    public Chat.FakeProvider Fake { get; private set; } = null!;
+
+    public const string SystemOpenRouterKey = "sk-or-system-key-for-tests";
+
     /// <summary>Settings a derived fixture changes for its host.</summary>
     protected virtual void Configure(Dictionary<string, string?> settings) { }
 
     public async Task InitializeAsync()
     {
         await TestDatabase.EnsureCreatedAsync();
+        Fake = await Chat.FakeProvider.StartAsync();
         var settings = TestSettings.Base();
+        var fake = Fake.BaseUrl.ToString().TrimEnd('/');
+        settings["Chat:BaseUrls:openai"] = fake + "/v1";
+        settings["Chat:BaseUrls:openrouter"] = fake + "/api/v1";
+        settings["Chat:BaseUrls:gemini"] = fake + "/v1beta/openai";
+        settings["Chat:BaseUrls:anthropic"] = fake;
+        settings["Chat:TimeoutSeconds"] = "3";
+        settings["OPENROUTER_API_KEY"] = SystemOpenRouterKey;
         Configure(settings);
         Host = await StartAsync(settings, Logs);
         await Host.ResetAllMartenDataAsync();
@@ -57,6 +70,7 @@ public class AppFixture : IAsyncLifetime
     {
         await RemoveTestMachinesAsync();
         await Host.DisposeAsync();
+        await Fake.DisposeAsync();
     }
 }
 

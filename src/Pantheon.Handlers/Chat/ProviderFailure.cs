@@ -1,0 +1,37 @@
+using System.ClientModel;
+using System.Globalization;
+
+namespace Pantheon.Handlers.Chat;
+
+/// <summary>A provider call that did not give a reply, as the API reports it: never a 500.</summary>
+public sealed record ProviderFailure(int Status, int? ProviderStatus, string Message, TimeSpan? RetryAfter)
+{
+    /// <summary>Maps what the provider clients throw; null for anything that is not a provider's failure.</summary>
+    public static ProviderFailure? From(Exception e, string provider, bool timedOut)
+    {
+        if (timedOut) return new ProviderFailure(504, null, $"{provider} did not answer in time.", null);
+        var (status, message, retryAfter) = e switch
+        {
+            ProviderHttpException p => ((int?)p.Status, p.Message, p.RetryAfter),
+            ClientResultException c => (c.Status == 0 ? null : c.Status, c.Message, RetryAfterOf(c)),
+            HttpRequestException h => ((int?)h.StatusCode, h.Message, null),
+            _ => (null, null, (TimeSpan?)null),
+        };
+        if (message is null) return null;
+        return status switch
+        {
+            401 or 403 => new ProviderFailure(502, status, $"{provider} refused the API key: {message}", null),
+            429 => new ProviderFailure(429, status, $"{provider} is rate limiting: {message}", retryAfter),
+            null => new ProviderFailure(502, null, $"{provider} could not be reached: {message}", null),
+            _ => new ProviderFailure(502, status, $"{provider} answered {status}: {message}", null),
+        };
+    }
+
+    private static TimeSpan? RetryAfterOf(ClientResultException e)
+    {
+        var response = e.GetRawResponse();
+        if (response is null || !response.Headers.TryGetValue("Retry-After", out var value) || value is null) return null;
+        if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds)) return TimeSpan.FromSeconds(seconds);
+        return DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at - DateTimeOffset.UtcNow : null;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Net;
+using System.Security.Claims;
+using System.Text.Json;
+using FluentValidation;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
+using Pantheon.Domain.Chat;
+using Pantheon.Domain.Keys;
+using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Settings;
+using Pantheon.Projections.Chat;
+using Pantheon.Projections.Keys;
+using Pantheon.Web.Auth;
+using Pantheon.Web.Infrastructure;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace Pantheon.Web.Chat;
+
+public record CustomModelResponse(Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters, DateTimeOffset CreatedAt)
+{
+    public static CustomModelResponse From(CustomModelView v) => new(v.Id, v.ModelId, v.Provider, v.Endpoint, v.KeyId, v.Parameters, v.CreatedAt);
+}
+
+/// <summary><c>POST /api/user/models</c>.</summary>
+public sealed record AddCustomModel(string? ModelId, string? Provider, string? Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters)
+{
+    public const string OpenAiCompatible = "openai-compatible";
+
+    public sealed class Validator : AbstractValidator<AddCustomModel>
+    {
+        public Validator()
+        {
+            RuleFor(x => x.ModelId).Cascade(CascadeMode.Stop).NotEmpty().MaximumLength(200).Matches(@"^[A-Za-z0-9][A-Za-z0-9._:/@+\-]*$")
+                .Must(id => !Providers.IsKnown(id!.Split('/')[0])).WithMessage("model_id must not start with a built-in provider's name.");
+            RuleFor(x => x.Provider).Equal(OpenAiCompatible).WithMessage($"provider must be '{OpenAiCompatible}'.");
+            RuleFor(x => x.Endpoint).NotEmpty().MaximumLength(2000);
+        }
+    }
+}
+
+public static class ListCustomModelsEndpoint
+{
+    [WolverineGet("/api/user/models", OperationId = "ListCustomModels")]
+    public static async Task<IReadOnlyList<CustomModelResponse>> Get(ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    {
+        var userId = principal.UserId();
+        return (await session.Query<CustomModelView>().Where(m => m.UserId == userId).OrderBy(m => m.CreatedAt).ToListAsync(ct))
+            .Select(CustomModelResponse.From).ToList();
+    }
+}
+
+public static class AddCustomModelEndpoint
+{
+    /// <summary>
+    /// The endpoint must be an absolute https URL; plain http only to loopback and never in Production, so that the
+    /// backend cannot be pointed at internal addresses. A key reference must be one of the caller's active keys.
+    /// </summary>
+    public static async Task<ProblemDetails> ValidateAsync(AddCustomModel command, ClaimsPrincipal principal, IQuerySession session, IHostEnvironment environment, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!Uri.TryCreate(command.Endpoint, UriKind.Absolute, out var uri)
+            || !(uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp && !environment.IsProduction() && IsLoopback(uri)))
+            errors["endpoint"] = [environment.IsProduction() ? "endpoint must be an absolute https URL." : "endpoint must be an absolute https URL, or http to loopback."];
+        if (command.KeyId is { } keyId && (await session.LoadAsync<ProviderKeyView>(keyId, ct))?.UserId != principal.UserId())
+            errors["key_id"] = ["key_id is not one of your API keys."];
+        var userId = principal.UserId();
+        if (await session.Query<CustomModelView>().AnyAsync(m => m.UserId == userId && m.ModelId == command.ModelId, ct))
+            errors["model_id"] = ["You already have a model with this model_id."];
+        return errors.Count == 0 ? WolverineContinue.NoProblems : new ValidationProblemDetails(errors) { Status = 400, Title = "The request is not valid." };
+    }
+
+    [WolverinePost("/api/user/models", OperationId = "AddCustomModel")]
+    public static (CustomModelCreated, IStartStream) Post(AddCustomModel command, ClaimsPrincipal principal, TimeProvider time)
+    {
+        var id = Guid.CreateVersion7();
+        var added = new CustomModelAdded(id, principal.UserId(), command.ModelId!, command.Provider!, command.Endpoint!, command.KeyId, command.Parameters, time.GetUtcNow());
+        return (new CustomModelCreated(id, added.ModelId, added.Provider, added.Endpoint, added.KeyId, added.Parameters, added.At),
+            MartenOps.StartStream<CustomModelView>(id, added));
+    }
+
+    private static bool IsLoopback(Uri uri) => uri.IsLoopback || IPAddress.TryParse(uri.Host, out var ip) && IPAddress.IsLoopback(ip);
+}
+
+/// <summary>201 with the new model's <c>Location</c>.</summary>
+public sealed record CustomModelCreated(Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters, DateTimeOffset CreatedAt)
+    : CustomModelResponse(Id, ModelId, Provider, Endpoint, KeyId, Parameters, CreatedAt), IHttpAware
+{
+    public void Apply(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status201Created;
+        context.Response.Headers.Location = $"/api/user/models/{Id}";
+    }
+
+    public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(201, typeof(CustomModelCreated), ["application/json"]));
+}
+
+public static class RemoveCustomModelEndpoint
+{
+    [WolverineDelete("/api/user/models/{id}", OperationId = "RemoveCustomModel")]
+    public static async Task<IResult> Delete(Guid id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
+    {
+        var model = await session.LoadAsync<CustomModelView>(id, ct);
+        if (model is null || model.UserId != principal.UserId()) return Results.Problem(Problems.NotFound("The model"));
+        session.Events.Append(id, new CustomModelRemoved(id, model.UserId, time.GetUtcNow()));
+        return Results.NoContent();
+    }
+}
+
+public sealed record ModelResponse(string Id, string Provider, bool HasKey, bool Custom);
+
+public static class ListModelsEndpoint
+{
+    /// <summary>The configured models and the caller's own, each with whether a call would find a key.</summary>
+    [WolverineGet("/api/models", OperationId = "ListModels")]
+    public static async Task<IReadOnlyList<ModelResponse>> Get(ClaimsPrincipal principal, IQuerySession session, ChatDefaults defaults, ProviderKeys keys, CancellationToken ct)
+    {
+        var userId = principal.UserId();
+        var own = await session.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToListAsync(ct);
+        var providersWithKey = own.Select(k => k.Provider).ToHashSet();
+        var configured = defaults.Models.Select(id => ModelRoute.For(id))
+            .Zip(defaults.Models, (route, id) => new ModelResponse(id, route.Provider, providersWithKey.Contains(route.Provider) || keys.HasSystemKey(route.Provider), false));
+        var custom = (await session.Query<CustomModelView>().Where(m => m.UserId == userId).ToListAsync(ct))
+            .Select(m => new ModelResponse(m.ModelId, m.Provider, m.KeyId is null || own.Any(k => k.Id == m.KeyId), true));
+        return configured.Concat(custom).ToList();
+    }
+}
