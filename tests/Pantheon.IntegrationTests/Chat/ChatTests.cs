@@ -218,6 +218,7 @@ public class ChatTests(AppFixture app)
         await Chat(alice, new { message = "fresh start", model = "openrouter/x", project_id = project });
         Fake.Requests.ShouldHaveSingleItem().Body.GetProperty("messages").GetArrayLength().ShouldBe(1);
         await app.Host.Send(HttpMethod.Delete, $"/api/projects/{project}", alice, status: 202);
+        await app.Host.WaitUntilGone(alice, project);
     }
 
     [Fact]
