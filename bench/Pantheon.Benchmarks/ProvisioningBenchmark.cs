@@ -8,123 +8,131 @@ using Docker.DotNet.Models;
 using Pantheon.Domain.Projects;
 using Pantheon.Web.Auth;
 
+namespace Pantheon.Benchmarks;
+
 // Time from POST /api/projects to `ready` for the test image, against the same network and two containers
 // created straight through the Docker API with Docker.DotNet, in the same run, alternating. Reports medians and
 // their ratio, one at a time and 8 at once. Usage (PostgreSQL and Docker up, e.g. after ./test.sh):
-//   dotnet run -c Release --project bench/Pantheon.Benchmarks -- [count=20] [parallel=8]
-var count = args.Length > 0 ? int.Parse(args[0]) : 20;
-var parallel = args.Length > 1 ? int.Parse(args[1]) : 8;
-var connection = Environment.GetEnvironmentVariable("PANTHEON_TEST_CONNECTION")
-    ?? "Host=127.0.0.1;Port=5433;Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40";
-var endpoint = Environment.GetEnvironmentVariable("Docker__Endpoint") ?? "unix:///var/run/docker.sock";
-const int PollMilliseconds = 100;
-var dataRoot = Path.Combine(Path.GetTempPath(), "pantheon-bench");
-var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = "benchmark-signing-key-0123456789abcdef" };
-
-await using var host = await AlbaHost.For<Pantheon.Web.PantheonAppMarker>(b =>
+//   dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count=20] [parallel=8]
+public static class ProvisioningBenchmark
 {
-    b.UseSolutionRelativeContentRoot("src/Pantheon.Web");
-    b.UseSetting("environment", "Production");
-    foreach (var (key, value) in new Dictionary<string, string>
-             {
-                 ["ConnectionStrings:Marten"] = connection, ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef",
-                 ["Auth:Authority"] = "", ["Auth:Issuer"] = auth.Issuer!, ["Auth:SigningKey"] = auth.SigningKey!, ["Docker:Endpoint"] = endpoint,
-                 ["Docker:Instance"] = "pantheon-bench", ["Projects:DataRoot"] = dataRoot, ["Projects:FileServerImage"] = "pantheon/file-server:latest",
-                 ["Projects:ReconcilerEnabled"] = "false", ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),
-                 ["Vm:Image"] = "pantheon/test-vm:latest", ["Vm:Devices"] = "", ["Vm:CapAdd"] = "", ["Vm:StopGracePeriodSeconds"] = "1",
-                 ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(), ["Logging:LogLevel:Default"] = "Warning",
-             })
-        b.UseSetting(key, value);
-});
-var client = host.Server.CreateClient();
-client.DefaultRequestHeaders.Authorization = new("Bearer", DevTokens.Mint(auth, "bench-user", lifetime: TimeSpan.FromHours(2)));
-using var docker = new DockerClientConfiguration(new Uri(endpoint)).CreateClient();
+    public static async Task RunAsync(string[] args)
+    {
+        var count = args.Length > 0 ? int.Parse(args[0]) : 20;
+        var parallel = args.Length > 1 ? int.Parse(args[1]) : 8;
+        var connection = Environment.GetEnvironmentVariable("PANTHEON_TEST_CONNECTION")
+            ?? "Host=127.0.0.1;Port=5433;Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40";
+        var endpoint = Environment.GetEnvironmentVariable("Docker__Endpoint") ?? "unix:///var/run/docker.sock";
+        const int PollMilliseconds = 100;
+        var dataRoot = Path.Combine(Path.GetTempPath(), "pantheon-bench");
+        var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = "benchmark-signing-key-0123456789abcdef" };
 
-async Task<TimeSpan> ThroughPantheon()
-{
-    var watch = Stopwatch.StartNew();
-    var created = await client.PostAsJsonAsync("/api/projects", new { name = "bench" });
-    created.EnsureSuccessStatusCode();
-    var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-    while (true)
-    {
-        var project = await client.GetFromJsonAsync<JsonElement>($"/api/projects/{id}");
-        var status = project.GetProperty("status").GetString();
-        if (status == "ready") break;
-        if (status == "failed") throw new InvalidOperationException(project.GetProperty("failure_reason").GetString());
-        await Task.Delay(10);
-    }
-    var elapsed = watch.Elapsed;
-    (await client.DeleteAsync($"/api/projects/{id}")).EnsureSuccessStatusCode();
-    while ((await client.GetAsync($"/api/projects/{id}")).IsSuccessStatusCode) await Task.Delay(50);
-    return elapsed;
-}
-
-var directSubnets = new SubnetPool("172.31.0.0/16").All().Select(s => s.Cidr).ToList();
-var nextDirect = 0;
-async Task<TimeSpan> Direct()
-{
-    var subnet = Subnet.Parse(directSubnets[Interlocked.Increment(ref nextDirect) % directSubnets.Count]);
-    var id = Guid.NewGuid();
-    var labels = new Dictionary<string, string> { ["pantheon.bench"] = id.ToString() };
-    var folder = Directory.CreateDirectory(Path.Combine(dataRoot, "direct", id.ToString())).FullName;
-    await File.WriteAllTextAsync(Path.Combine(folder, ".env"), $"PROJECT_ID={id}\n");
-    var watch = Stopwatch.StartNew();
-    var network = await docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
-    {
-        Name = $"bench-{id}", Driver = "bridge", Internal = true, Labels = labels, CheckDuplicate = true,
-        IPAM = new IPAM { Config = [new IPAMConfig { Subnet = subnet.Cidr, Gateway = subnet.Gateway }] },
-    });
-    async Task<string> Run(string name, string image, string ip, IList<string>? cmd, IList<string> binds)
-    {
-        var container = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        await using var host = await AlbaHost.For<Pantheon.Web.PantheonAppMarker>(b =>
         {
-            Name = name, Image = image, Cmd = cmd, Labels = labels,
-            HostConfig = new HostConfig { Binds = binds, NetworkMode = $"bench-{id}" },
-            NetworkingConfig = new NetworkingConfig
-            {
-                EndpointsConfig = new Dictionary<string, EndpointSettings> { [$"bench-{id}"] = new() { IPAMConfig = new EndpointIPAMConfig { IPv4Address = ip } } },
-            },
+            b.UseSolutionRelativeContentRoot("src/Pantheon.Web");
+            b.UseSetting("environment", "Production");
+            foreach (var (key, value) in new Dictionary<string, string>
+                     {
+                         ["ConnectionStrings:Marten"] = connection, ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef",
+                         ["Auth:Authority"] = "", ["Auth:Issuer"] = auth.Issuer!, ["Auth:SigningKey"] = auth.SigningKey!, ["Docker:Endpoint"] = endpoint,
+                         ["Docker:Instance"] = "pantheon-bench", ["Projects:DataRoot"] = dataRoot, ["Projects:FileServerImage"] = "pantheon/file-server:latest",
+                         ["Projects:ReconcilerEnabled"] = "false", ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),
+                         ["Vm:Image"] = "pantheon/test-vm:latest", ["Vm:Devices"] = "", ["Vm:CapAdd"] = "", ["Vm:StopGracePeriodSeconds"] = "1",
+                         ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(), ["Logging:LogLevel:Default"] = "Warning",
+                     })
+                b.UseSetting(key, value);
         });
-        await docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters());
-        return container.ID;
+        var client = host.Server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", DevTokens.Mint(auth, "bench-user", lifetime: TimeSpan.FromHours(2)));
+        using var docker = new DockerClientConfiguration(new Uri(endpoint)).CreateClient();
+
+        async Task<TimeSpan> ThroughPantheon()
+        {
+            var watch = Stopwatch.StartNew();
+            var created = await client.PostAsJsonAsync("/api/projects", new { name = "bench" });
+            created.EnsureSuccessStatusCode();
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            while (true)
+            {
+                var project = await client.GetFromJsonAsync<JsonElement>($"/api/projects/{id}");
+                var status = project.GetProperty("status").GetString();
+                if (status == "ready") break;
+                if (status == "failed") throw new InvalidOperationException(project.GetProperty("failure_reason").GetString());
+                await Task.Delay(10);
+            }
+            var elapsed = watch.Elapsed;
+            (await client.DeleteAsync($"/api/projects/{id}")).EnsureSuccessStatusCode();
+            while ((await client.GetAsync($"/api/projects/{id}")).IsSuccessStatusCode) await Task.Delay(50);
+            return elapsed;
+        }
+
+        var directSubnets = new SubnetPool("172.31.0.0/16").All().Select(s => s.Cidr).ToList();
+        var nextDirect = 0;
+        async Task<TimeSpan> Direct()
+        {
+            var subnet = Subnet.Parse(directSubnets[Interlocked.Increment(ref nextDirect) % directSubnets.Count]);
+            var id = Guid.NewGuid();
+            var labels = new Dictionary<string, string> { ["pantheon.bench"] = id.ToString() };
+            var folder = Directory.CreateDirectory(Path.Combine(dataRoot, "direct", id.ToString())).FullName;
+            await File.WriteAllTextAsync(Path.Combine(folder, ".env"), $"PROJECT_ID={id}\n");
+            var watch = Stopwatch.StartNew();
+            var network = await docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
+            {
+                Name = $"bench-{id}", Driver = "bridge", Internal = true, Labels = labels, CheckDuplicate = true,
+                IPAM = new IPAM { Config = [new IPAMConfig { Subnet = subnet.Cidr, Gateway = subnet.Gateway }] },
+            });
+            async Task<string> Run(string name, string image, string ip, IList<string>? cmd, IList<string> binds)
+            {
+                var container = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+                {
+                    Name = name, Image = image, Cmd = cmd, Labels = labels,
+                    HostConfig = new HostConfig { Binds = binds, NetworkMode = $"bench-{id}" },
+                    NetworkingConfig = new NetworkingConfig
+                    {
+                        EndpointsConfig = new Dictionary<string, EndpointSettings> { [$"bench-{id}"] = new() { IPAMConfig = new EndpointIPAMConfig { IPv4Address = ip } } },
+                    },
+                });
+                await docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters());
+                return container.ID;
+            }
+            await Run($"bench-{id:N}-files", "pantheon/file-server:latest", subnet.SharedFolder, ["httpd", "-f", "-p", "8888", "-h", "/srv"], [$"{folder}:/srv:ro"]);
+            var vm = await Run($"bench-{id:N}-vm", "pantheon/test-vm:latest", subnet.Vm, null, [$"{folder}:/shared"]);
+            while ((await docker.Containers.InspectContainerAsync(vm)).State.Health?.Status != "healthy") await Task.Delay(PollMilliseconds);
+            var elapsed = watch.Elapsed;
+
+            var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"pantheon.bench={id}"] = true } };
+            foreach (var c in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }))
+                await docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true });
+            await docker.Networks.DeleteNetworkAsync(network.ID);
+            Directory.Delete(folder, recursive: true);
+            return elapsed;
+        }
+
+        static double Median(List<TimeSpan> xs) => xs.Select(x => x.TotalMilliseconds).Order().ElementAt(xs.Count / 2) is var m && xs.Count % 2 == 1
+            ? m : (xs.Select(x => x.TotalMilliseconds).Order().ElementAt(xs.Count / 2 - 1) + xs.Select(x => x.TotalMilliseconds).Order().ElementAt(xs.Count / 2)) / 2;
+
+        async Task<(List<TimeSpan> Pantheon, List<TimeSpan> Direct)> Measure(int degree)
+        {
+            var pantheon = new List<TimeSpan>();
+            var direct = new List<TimeSpan>();
+            using var gate = new SemaphoreSlim(degree);
+            // Each round runs a batch through Pantheon, then the same batch directly, so noise falls on both alike.
+            for (var done = 0; done < count; done += degree)
+            {
+                var batch = Math.Min(degree, count - done);
+                pantheon.AddRange(await Task.WhenAll(Enumerable.Range(0, batch).Select(_ => ThroughPantheon())));
+                direct.AddRange(await Task.WhenAll(Enumerable.Range(0, batch).Select(_ => Direct())));
+            }
+            return (pantheon, direct);
+        }
+
+        await ThroughPantheon(); // warm-up: JIT, connection pools, first schema touch; unmeasured
+        await Direct();
+        foreach (var degree in new[] { 1, parallel })
+        {
+            var (pantheon, direct) = await Measure(degree);
+            Console.WriteLine($"{count} projects, {degree} at once: Pantheon POST->ready median {Median(pantheon):F0} ms, " +
+                              $"direct Docker.DotNet median {Median(direct):F0} ms, ratio {Median(pantheon) / Median(direct):F2}x");
+        }
     }
-    await Run($"bench-{id:N}-files", "pantheon/file-server:latest", subnet.SharedFolder, ["httpd", "-f", "-p", "8888", "-h", "/srv"], [$"{folder}:/srv:ro"]);
-    var vm = await Run($"bench-{id:N}-vm", "pantheon/test-vm:latest", subnet.Vm, null, [$"{folder}:/shared"]);
-    while ((await docker.Containers.InspectContainerAsync(vm)).State.Health?.Status != "healthy") await Task.Delay(PollMilliseconds);
-    var elapsed = watch.Elapsed;
-
-    var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"pantheon.bench={id}"] = true } };
-    foreach (var c in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }))
-        await docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true });
-    await docker.Networks.DeleteNetworkAsync(network.ID);
-    Directory.Delete(folder, recursive: true);
-    return elapsed;
-}
-
-static double Median(List<TimeSpan> xs) => xs.Select(x => x.TotalMilliseconds).Order().ElementAt(xs.Count / 2) is var m && xs.Count % 2 == 1
-    ? m : (xs.Select(x => x.TotalMilliseconds).Order().ElementAt(xs.Count / 2 - 1) + xs.Select(x => x.TotalMilliseconds).Order().ElementAt(xs.Count / 2)) / 2;
-
-async Task<(List<TimeSpan> Pantheon, List<TimeSpan> Direct)> Measure(int degree)
-{
-    var pantheon = new List<TimeSpan>();
-    var direct = new List<TimeSpan>();
-    using var gate = new SemaphoreSlim(degree);
-    // Each round runs a batch through Pantheon, then the same batch directly, so noise falls on both alike.
-    for (var done = 0; done < count; done += degree)
-    {
-        var batch = Math.Min(degree, count - done);
-        pantheon.AddRange(await Task.WhenAll(Enumerable.Range(0, batch).Select(_ => ThroughPantheon())));
-        direct.AddRange(await Task.WhenAll(Enumerable.Range(0, batch).Select(_ => Direct())));
-    }
-    return (pantheon, direct);
-}
-
-await ThroughPantheon(); // warm-up: JIT, connection pools, first schema touch; unmeasured
-await Direct();
-foreach (var degree in new[] { 1, parallel })
-{
-    var (pantheon, direct) = await Measure(degree);
-    Console.WriteLine($"{count} projects, {degree} at once: Pantheon POST->ready median {Median(pantheon):F0} ms, " +
-                      $"direct Docker.DotNet median {Median(direct):F0} ms, ratio {Median(pantheon) / Median(direct):F2}x");
 }

@@ -1,3 +1,4 @@
+using Pantheon.FakeProviders;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using Pantheon.FakeProviders;
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text.Json;

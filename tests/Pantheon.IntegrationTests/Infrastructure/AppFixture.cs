@@ -1,3 +1,4 @@
+using Pantheon.FakeProviders;
 using Alba;
 using Marten;
 using Microsoft.AspNetCore.Hosting;
@@ -15,7 +16,7 @@ public class AppFixture : IAsyncLifetime
     public LogCapture Logs { get; } = new();
 
     /// <summary>The AI providers this host talks to: one protocol-faithful fake on loopback.</summary>
-    public Chat.FakeProvider Fake { get; private set; } = null!;
+    public FakeProvider Fake { get; private set; } = null!;
 
     public const string SystemOpenRouterKey = "sk-or-system-key-for-tests";
 
@@ -25,7 +26,7 @@ public class AppFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await TestDatabase.EnsureCreatedAsync();
-        Fake = await Chat.FakeProvider.StartAsync();
+        Fake = await FakeProvider.StartAsync();
         var settings = TestSettings.Base();
         var fake = Fake.BaseUrl.ToString().TrimEnd('/');
         settings["Chat:BaseUrls:openai"] = fake + "/v1";

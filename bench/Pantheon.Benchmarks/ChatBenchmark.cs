@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Pantheon.FakeProviders;
+using Pantheon.Web.Auth;
+
+namespace Pantheon.Benchmarks;
+
+/// <summary>
+/// What the backend adds to a chat: time to first token and to the full reply of a streamed <c>POST /api/chat</c>,
+/// against the same fake provider called directly, both over real loopback HTTP. The backend runs as its own
+/// published Release process; requests alternate between the two paths in batches, so noise falls on both.
+/// Each request is from a fresh user, so every request does the same work (no growing history).
+/// </summary>
+public static class ChatBenchmark
+{
+    private const string SigningKey = "benchmark-signing-key-0123456789abcdef";
+
+    public static async Task RunAsync(string[] args)
+    {
+        var requests = args.Length > 0 ? int.Parse(args[0]) : 200;
+        var concurrency = args.Length > 1 ? int.Parse(args[1]) : 16;
+        await using var fake = await FakeProvider.StartAsync();
+        fake.Behavior = new FakeBehavior { Reply = "Pantheon measures what it adds to every token it relays" };
+        await using var backend = await Backend.StartAsync(fake.BaseUrl);
+
+        var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = SigningKey };
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { Timeout = TimeSpan.FromMinutes(2) };
+        var direct = new Uri(fake.BaseUrl, "api/v1/chat/completions");
+        var body = JsonSerializer.Serialize(new { model = "bench/model", stream = true, stream_options = new { include_usage = true },
+            messages = new[] { new { role = "user", content = "hello" } } });
+
+        async Task<(double First, double Full)> ThroughPantheon()
+        {
+            var token = DevTokens.Mint(auth, $"bench-{Guid.NewGuid():N}");
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(backend.Url, "/api/chat"))
+            {
+                Content = new StringContent("{\"message\":\"hello\",\"model\":\"openrouter/bench/model\"}", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+            return await Measure(http, request, line => line == "event: delta", line => line == "event: done");
+        }
+
+        async Task<(double First, double Full)> Direct()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, direct) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "sk-bench");
+            return await Measure(http, request, line => line.StartsWith("data: {", StringComparison.Ordinal) && HasContent(line), line => line == "data: [DONE]");
+        }
+
+        for (var i = 0; i < 20; i++) { await ThroughPantheon(); await Direct(); } // warm-up: JIT, pools, schema; unmeasured
+
+        foreach (var degree in new[] { 1, concurrency })
+        {
+            var pantheon = new List<(double, double)>();
+            var directs = new List<(double, double)>();
+            for (var done = 0; done < requests; done += 4 * degree)
+            {
+                var batch = Math.Min(4 * degree, requests - done);
+                pantheon.AddRange(await Parallel(batch, degree, ThroughPantheon));
+                directs.AddRange(await Parallel(batch, degree, Direct));
+            }
+            Report(requests, degree, "first token", pantheon.Select(p => p.Item1).ToList(), directs.Select(p => p.Item1).ToList());
+            Report(requests, degree, "full reply ", pantheon.Select(p => p.Item2).ToList(), directs.Select(p => p.Item2).ToList());
+        }
+    }
+
+    private static bool HasContent(string line)
+    {
+        using var chunk = JsonDocument.Parse(line.AsMemory(6));
+        return chunk.RootElement.GetProperty("choices") is { ValueKind: JsonValueKind.Array } choices && choices.GetArrayLength() > 0
+            && choices[0].GetProperty("delta").TryGetProperty("content", out var content) && content.GetString() is { Length: > 0 };
+    }
+
+    private static async Task<(double First, double Full)> Measure(HttpClient http, HttpRequestMessage request, Func<string, bool> isFirst, Func<string, bool> isLast)
+    {
+        var watch = Stopwatch.StartNew();
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        if (response.StatusCode != HttpStatusCode.OK) throw new InvalidOperationException($"{request.RequestUri} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        double? first = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (first is null && isFirst(line)) first = watch.Elapsed.TotalMilliseconds;
+            if (isLast(line)) return (first ?? double.NaN, watch.Elapsed.TotalMilliseconds);
+        }
+        throw new InvalidOperationException($"{request.RequestUri}: the stream ended without its last event.");
+    }
+
+    private static async Task<List<(double, double)>> Parallel(int count, int degree, Func<Task<(double, double)>> one)
+    {
+        var results = new List<(double, double)>(count);
+        var next = 0;
+        var workers = Enumerable.Range(0, degree).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) <= count)
+            {
+                var result = await one();
+                lock (results) results.Add(result);
+            }
+        });
+        await Task.WhenAll(workers);
+        return results;
+    }
+
+    private static void Report(int requests, int degree, string what, List<double> pantheon, List<double> direct)
+    {
+        double Percentile(List<double> xs, double p) => xs.Order().ElementAt((int)Math.Ceiling(p * xs.Count) - 1);
+        Console.WriteLine($"{requests} requests, {degree,2} at once, {what}: Pantheon median {Percentile(pantheon, 0.5):F2} ms p99 {Percentile(pantheon, 0.99):F2} ms | " +
+                          $"direct median {Percentile(direct, 0.5):F2} ms p99 {Percentile(direct, 0.99):F2} ms | " +
+                          $"added at the median {Percentile(pantheon, 0.5) - Percentile(direct, 0.5):F2} ms");
+    }
+
+    /// <summary>The backend as a published Release process on a free loopback port.</summary>
+    private sealed class Backend : IAsyncDisposable
+    {
+        private readonly Process _process;
+        public Uri Url { get; }
+
+        private Backend(Process process, Uri url) => (_process, Url) = (process, url);
+
+        public static async Task<Backend> StartAsync(Uri fake)
+        {
+            var root = Root();
+            var output = Path.Combine(root, ".pantheon", "bench", "web");
+            var publish = Process.Start("dotnet", ["publish", Path.Combine(root, "src", "Pantheon.Web"), "-c", "Release", "-o", output, "--nologo", "-v", "quiet"])!;
+            await publish.WaitForExitAsync();
+            if (publish.ExitCode != 0) throw new InvalidOperationException("dotnet publish failed");
+
+            var port = FreePort();
+            var info = new ProcessStartInfo(Path.Combine(output, "Pantheon.Web")) { WorkingDirectory = output, RedirectStandardOutput = true, RedirectStandardError = true };
+            var connection = Environment.GetEnvironmentVariable("ConnectionStrings__Marten")
+                ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres";
+            foreach (var (key, value) in new Dictionary<string, string>
+                     {
+                         ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Urls"] = $"http://127.0.0.1:{port}", ["ConnectionStrings__Marten"] = connection,
+                         ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef", ["Auth__Issuer"] = "pantheon-bench",
+                         ["Auth__SigningKey"] = SigningKey, ["OPENROUTER_API_KEY"] = "sk-bench", ["Chat__BaseUrls__openrouter"] = new Uri(fake, "api/v1").ToString(),
+                         ["Projects__ReconcilerEnabled"] = "false", ["Logging__LogLevel__Default"] = "Warning",
+                     })
+                info.Environment[key] = value;
+            var process = Process.Start(info)!;
+            _ = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            var url = new Uri($"http://127.0.0.1:{port}");
+            using var probe = new HttpClient();
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while (true)
+            {
+                if (process.HasExited) throw new InvalidOperationException($"The backend exited with {process.ExitCode}.");
+                try
+                {
+                    if ((await probe.GetAsync(new Uri(url, "/health"))).IsSuccessStatusCode) return new Backend(process, url);
+                }
+                catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100); // not listening yet
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        private static string Root()
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Pantheon.sln"))) directory = directory.Parent;
+            return directory?.FullName ?? throw new InvalidOperationException("Pantheon.sln not found");
+        }
+    }
+}

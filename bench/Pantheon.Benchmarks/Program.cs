@@ -1,0 +1,22 @@
+using Pantheon.Benchmarks;
+
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count] [parallel]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- chat [requests] [concurrency]
+return args.FirstOrDefault() switch
+{
+    "provisioning" => await Run(ProvisioningBenchmark.RunAsync, args[1..]),
+    "chat" => await Run(ChatBenchmark.RunAsync, args[1..]),
+    _ => Usage(),
+};
+
+static async Task<int> Run(Func<string[], Task> benchmark, string[] args)
+{
+    await benchmark(args);
+    return 0;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | chat [requests=200] [concurrency=16]");
+    return 2;
+}
