@@ -77,7 +77,7 @@ public static class PantheonApp
             opts.Projections.Snapshot<UserSettings>(SnapshotLifecycle.Inline);
             opts.Projections.Add<ProviderKeyViewProjection>(ProjectionLifecycle.Inline);
             opts.Schema.For<ProviderKeyView>().Index(x => x.UserId);
-            opts.Schema.For<ProviderKeySecret>();
+            opts.Schema.For<ProviderKeySecret>().Index(x => x.UserId);
 
             opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
             opts.Projections.Snapshot<ChatHistory>(SnapshotLifecycle.Inline);

@@ -1,4 +1,3 @@
-using Marten;
 using Microsoft.Extensions.Configuration;
 using Pantheon.Domain.Keys;
 using Pantheon.Handlers.Keys;
@@ -18,32 +17,27 @@ public sealed class ProviderKeys(IProviderKeyCipher cipher, IConfiguration confi
         [Providers.OpenAI] = "OPENAI_API_KEY", [Providers.Anthropic] = "ANTHROPIC_API_KEY",
     };
 
-    public async Task<ResolvedKey?> ForProviderAsync(IQuerySession session, string userId, string provider, CancellationToken ct)
+    /// <summary>The user's newest unrevoked key for the provider, else the system's; from the user's keys read up front.</summary>
+    public ResolvedKey? ForProvider(UserKeys user, string provider)
     {
-        var newest = await session.Query<ProviderKeyView>()
-            .Where(k => k.UserId == userId && k.Provider == provider)
-            .OrderByDescending(k => k.CreatedAt).FirstOrDefaultAsync(ct);
-        if (newest is not null) return await OpenAsync(session, userId, newest.Id, ct);
-        return SystemKey(provider) is { } system ? new ResolvedKey(system, null) : null;
+        var newest = user.Keys.Where(k => k.Provider == provider).OrderByDescending(k => k.CreatedAt)
+            .Select(k => Open(user, k.Id)).FirstOrDefault(k => k is not null);
+        return newest ?? (SystemKey(provider) is { } system ? new ResolvedKey(system, null) : null);
     }
 
     /// <summary>A user's key by id (a custom model's key reference); null when it is not theirs or revoked.</summary>
-    public async Task<ResolvedKey?> ByIdAsync(IQuerySession session, string userId, Guid keyId, CancellationToken ct)
-    {
-        var view = await session.LoadAsync<ProviderKeyView>(keyId, ct);
-        return view is not null && view.UserId == userId ? await OpenAsync(session, userId, keyId, ct) : null;
-    }
+    public ResolvedKey? ById(UserKeys user, Guid keyId) => Open(user, keyId);
 
     public bool HasSystemKey(string provider) => SystemKey(provider) is not null;
 
     private string? SystemKey(string provider) =>
         SystemKeyNames.TryGetValue(provider, out var name) && configuration[name] is { Length: > 0 } key ? key : null;
 
-    private async Task<ResolvedKey?> OpenAsync(IQuerySession session, string userId, Guid keyId, CancellationToken ct)
-    {
-        var secret = await session.LoadAsync<ProviderKeySecret>(keyId, ct);
-        if (secret is null) return null; // revoked in between: its data key is gone
-        var added = await session.Events.AggregateStreamAsync<Pantheon.Domain.Keys.ProviderKey>(keyId, token: ct);
-        return added is null ? null : new ResolvedKey(cipher.Open(userId, keyId, added.Ciphertext, secret.WrappedDataKey), keyId);
-    }
+    private ResolvedKey? Open(UserKeys user, Guid keyId) =>
+        user.Secrets.FirstOrDefault(s => s.Id == keyId) is { } secret // gone once revoked: its data key is destroyed
+            ? new ResolvedKey(cipher.Open(user.UserId, keyId, secret.Ciphertext, secret.WrappedDataKey), keyId)
+            : null;
 }
+
+/// <summary>A user's key views and secrets, read in one batch with the rest of a chat's reads.</summary>
+public sealed record UserKeys(string UserId, IReadOnlyList<ProviderKeyView> Keys, IReadOnlyList<ProviderKeySecret> Secrets);

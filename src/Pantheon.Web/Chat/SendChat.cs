@@ -8,6 +8,8 @@ using Pantheon.Domain.Chat;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
 using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Keys;
+using Pantheon.Projections.Keys;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 using Pantheon.Projections.Projects;
@@ -54,23 +56,35 @@ public static class SendChatEndpoint
     {
         var userId = principal.UserId();
         var ct = http.RequestAborted;
-        await using var query = store.QuerySession();
+        var conversationId = UserId.ConversationStreamFor(userId, command.ProjectId);
 
-        if (command.ProjectId is { } projectId && (await query.LoadAsync<ProjectView>(projectId, ct))?.OwnerId != userId)
+        // Everything the call needs, in one round trip to PostgreSQL.
+        await using var query = store.QuerySession();
+        var batch = query.CreateBatchQuery();
+        var projectRead = command.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
+        var settingsRead = batch.Load<UserSettings>(UserId.SettingsStreamFor(userId));
+        var customRead = batch.Query<CustomModelView>().Where(m => m.UserId == userId).ToList();
+        var keysRead = batch.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToList();
+        var secretsRead = batch.Query<ProviderKeySecret>().Where(k => k.UserId == userId).ToList();
+        var historyRead = batch.Load<ChatHistory>(conversationId);
+        await batch.Execute(ct);
+
+        if (command.ProjectId is not null && (await projectRead)?.OwnerId != userId)
             return Results.Problem(Problems.NotFound("The project"));
 
-        var settings = await query.LoadAsync<UserSettings>(UserId.SettingsStreamFor(userId), ct);
+        var settings = await settingsRead;
         var modelId = command.Model ?? settings?.PreferredModel ?? defaults.Model;
         var parameters = Merge(command.ModelParameters, settings?.ModelParameters ?? UserSettings.DefaultParameters);
+        var userKeys = new UserKeys(userId, await keysRead, await secretsRead);
 
         // Route: the user's own model by its id, else a provider by the id's prefix.
-        var custom = await query.Query<CustomModelView>().FirstOrDefaultAsync(m => m.UserId == userId && m.ModelId == modelId, ct);
+        var custom = (await customRead).FirstOrDefault(m => m.ModelId == modelId);
         string provider;
         IChatClient client;
         Guid? keyId;
         if (custom is not null)
         {
-            var key = custom.KeyId is { } id ? await keys.ByIdAsync(query, userId, id, ct) : null;
+            var key = custom.KeyId is { } id ? keys.ById(userKeys, id) : null;
             if (custom.KeyId is not null && key is null)
                 return Results.Problem(statusCode: 422, title: "No usable API key", detail: $"The key of custom model '{modelId}' was revoked.");
             (provider, keyId, client) = ("custom", key?.KeyId, clients.ForEndpoint(custom.Endpoint, custom.ModelId, key?.Secret));
@@ -79,7 +93,7 @@ public static class SendChatEndpoint
         else
         {
             var route = ModelRoute.For(modelId);
-            var key = await keys.ForProviderAsync(query, userId, route.Provider, ct);
+            var key = keys.ForProvider(userKeys, route.Provider);
             if (key is null)
                 return Results.Problem(statusCode: 422, title: "No usable API key",
                     detail: $"There is no API key for provider '{route.Provider}': add one under /api/user/api-keys.",
@@ -87,8 +101,7 @@ public static class SendChatEndpoint
             (provider, keyId, client) = (route.Provider, key.KeyId, clients.ForProvider(route.Provider, route.Model, key.Secret));
         }
 
-        var conversationId = UserId.ConversationStreamFor(userId, command.ProjectId);
-        var history = await query.LoadAsync<ChatHistory>(conversationId, ct);
+        var history = await historyRead;
         var messages = ChatHistory.Context(history?.Turns ?? [], defaults.HistoryBudgetCharacters)
             .Select(t => new ChatMessage(t.Role == TurnRole.User ? ChatRole.User : ChatRole.Assistant, t.Content))
             .Append(new ChatMessage(ChatRole.User, command.Message!))

@@ -40,6 +40,6 @@ public static class AddApiKeyEndpoint
 
         return (new ApiKeyCreated(keyId, added.Name, added.Provider, added.Hint, added.At),
             MartenOps.StartStream<ProviderKey>(keyId, added),
-            MartenOps.Store(new ProviderKeySecret { Id = keyId, UserId = userId, WrappedDataKey = sealedKey.WrappedDataKey }));
+            MartenOps.Store(new ProviderKeySecret { Id = keyId, UserId = userId, Ciphertext = sealedKey.Ciphertext, WrappedDataKey = sealedKey.WrappedDataKey }));
     }
 }
