@@ -296,6 +296,17 @@ public class ChatTests(AppFixture app)
     }
 
     [Fact]
+    public async Task production_refuses_plain_http_even_to_loopback()
+    {
+        await using var production = await AppFixture.StartAsync(TestSettings.Base(), environment: "Production");
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var body = JsonSerializer.Serialize(new { model_id = "m", provider = "openai-compatible", endpoint = "http://127.0.0.1:9/v1" });
+        await production.ShouldRejectField(HttpMethod.Post, "/api/user/models", token, body, "endpoint");
+        await production.Send(HttpMethod.Post, "/api/user/models", token,
+            new { model_id = "m", provider = "openai-compatible", endpoint = "https://models.example/v1" }, status: 201);
+    }
+
+    [Fact]
     public async Task a_custom_model_with_another_users_key_is_refused()
     {
         var alice = TestSettings.TokenFor(TestSettings.NewUser("alice"));
