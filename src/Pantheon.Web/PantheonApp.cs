@@ -15,6 +15,7 @@ using Pantheon.Handlers.Projects;
 using Pantheon.Handlers.Chat;
 using Pantheon.Domain.Chat;
 using Pantheon.Projections.Chat;
+using Pantheon.Projections.Audit;
 using Pantheon.Projections.Projects;
 using JasperFx;
 using Pantheon.Handlers.Settings;
@@ -83,11 +84,15 @@ public static class PantheonApp
             opts.Projections.Snapshot<ChatHistory>(SnapshotLifecycle.Inline);
             opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
             opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+
+            opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
+            opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
             opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
             opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
             opts.Schema.For<ProjectProvisioning>();
         })
         .UseLightweightSessions()
+        .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold)
         .IntegrateWithWolverine()
         .ApplyAllDatabaseChangesOnStartup();
 
@@ -150,6 +155,7 @@ public static class PantheonApp
         app.MapWolverineEndpoints(opts =>
         {
             opts.RequireAuthorizeOnAll();
+            opts.RejectUnparseableQueryValues = true; // '?limit=abc' is a 400, not a silent default
             opts.AddPolicy<FluentValidationPolicy>();
         });
         return app;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pantheon.IntegrationTests.Infrastructure;
 
 namespace Pantheon.IntegrationTests;
@@ -20,7 +19,7 @@ public class CodegenTests
             .Select(Normalize)
             .ToList();
 
-        var root = Path.Combine(RepositoryRoot(), "src", "Pantheon.Web", "Internal", "Generated");
+        var root = Path.Combine(PantheonCli.RepositoryRoot(), "src", "Pantheon.Web", "Internal", "Generated");
         var committed = Directory.GetFiles(root, "*.cs", SearchOption.AllDirectories)
             .ToDictionary(f => Path.GetFileName(f), f => Normalize(File.ReadAllText(f).Replace(FileMarker, "")));
 
@@ -33,27 +32,8 @@ public class CodegenTests
 
     private static async Task<string> Preview()
     {
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Pantheon.Web.dll"), "codegen", "preview"])
-        {
-            WorkingDirectory = Path.Combine(RepositoryRoot(), "src", "Pantheon.Web"),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
-        foreach (var (key, value) in TestSettings.Base()) info.Environment[key.Replace(":", "__")] = value ?? "";
-
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        process.ExitCode.ShouldBe(0, await error);
-        return await output;
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Pantheon.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("Pantheon.sln not found above " + AppContext.BaseDirectory);
+        var (exit, output, error) = await PantheonCli.RunAsync(TestSettings.Base(), "codegen", "preview");
+        exit.ShouldBe(0, error);
+        return output;
     }
 }

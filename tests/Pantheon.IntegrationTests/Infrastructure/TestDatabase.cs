@@ -12,15 +12,25 @@ public static class TestDatabase
         ?? "Host=127.0.0.1;Port=5433;Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40";
 
     private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static bool _created;
+    private static readonly HashSet<string> Created = [];
 
-    public static async Task EnsureCreatedAsync()
+    public static Task EnsureCreatedAsync() => EnsureCreatedAsync(ConnectionString);
+
+    /// <summary>Another database in the same cluster, for a test that needs one to itself.</summary>
+    public static async Task<string> OwnAsync(string name)
+    {
+        var connection = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
+        await EnsureCreatedAsync(connection);
+        return connection;
+    }
+
+    private static async Task EnsureCreatedAsync(string connectionString)
     {
         await Gate.WaitAsync();
         try
         {
-            if (_created) return;
-            var builder = new NpgsqlConnectionStringBuilder(ConnectionString);
+            if (Created.Contains(connectionString)) return;
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
             var name = builder.Database!;
             builder.Database = "postgres";
             await using var connection = new NpgsqlConnection(builder.ConnectionString);
@@ -32,7 +42,7 @@ public static class TestDatabase
                 await using var create = new NpgsqlCommand($"create database \"{name}\"", connection);
                 await create.ExecuteNonQueryAsync();
             }
-            _created = true;
+            Created.Add(connectionString);
         }
         finally
         {

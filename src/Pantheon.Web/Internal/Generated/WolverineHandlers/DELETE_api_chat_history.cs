@@ -40,6 +40,11 @@ namespace Internal.Generated.WolverineHandlers
             {
                 project_id = project_id_parsed;
             }
+            else if (!string.IsNullOrEmpty(project_id_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "project_id", project_id_rawValue, "System.Guid").ConfigureAwait(false);
+                return;
+            }
 
             
             // The actual HTTP request handler execution

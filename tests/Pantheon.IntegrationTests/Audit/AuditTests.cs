@@ -1,0 +1,146 @@
+using System.Text.Json;
+using Marten;
+using Marten.Events;
+using Pantheon.Domain.Projects;
+using Pantheon.IntegrationTests.Infrastructure;
+using Pantheon.IntegrationTests.Projects;
+using Pantheon.Web.Auth;
+
+namespace Pantheon.IntegrationTests.Audit;
+
+[Collection(AppCollection.Name)]
+public class AuditTests(AppFixture app)
+{
+    private const string Key = "sk-audit-secret-key-0123456789";
+
+    [Fact]
+    public async Task a_user_sees_their_own_entries_and_an_admin_everyones()
+    {
+        var (alice, bob) = (TestSettings.NewUser("alice"), TestSettings.NewUser("bob"));
+        await Activity(alice);
+        await Activity(bob);
+        await CatchUp();
+
+        var own = await Entries(TestSettings.TokenFor(alice), "");
+        own.ShouldNotBeEmpty();
+        own.ShouldAllBe(e => e.GetProperty("user_id").GetString() == alice);
+        own.Select(e => e.GetProperty("type").GetString()).ShouldContain("key_added");
+        own.Single(e => e.GetProperty("type").GetString() == "key_added").GetProperty("summary").GetString()!.ShouldContain(Key[^4..]);
+        own.ShouldAllBe(e => !e.ToString().Contains(Key));
+        own.ShouldAllBe(e => !string.IsNullOrEmpty(e.GetProperty("correlation_id").GetString()));
+
+        var admin = TestSettings.TokenFor(TestSettings.NewUser("admin"), roles: AuthSettings.AdminRole);
+        var everyone = await Entries(admin, $"user={bob}");
+        everyone.ShouldNotBeEmpty();
+        everyone.ShouldAllBe(e => e.GetProperty("user_id").GetString() == bob);
+        await app.Host.Send(HttpMethod.Get, $"/api/audit?user={bob}", TestSettings.TokenFor(alice), status: 400);
+    }
+
+    [Fact]
+    public async Task filters_and_cursor_paging_walk_the_log_in_order()
+    {
+        var user = TestSettings.NewUser();
+        var token = TestSettings.TokenFor(user);
+        await Activity(user);
+        await Activity(user);
+        await CatchUp();
+        var all = await Entries(token, "limit=500");
+
+        var paged = new List<JsonElement>();
+        long? after = null;
+        do
+        {
+            var page = await app.Host.GetJson<JsonElement>($"/api/audit?limit=2{(after is null ? "" : $"&after={after}")}", token);
+            var entries = page.GetProperty("entries").EnumerateArray().ToList();
+            entries.Count.ShouldBeLessThanOrEqualTo(2);
+            paged.AddRange(entries);
+            after = page.GetProperty("next_after").ValueKind == JsonValueKind.Null ? null : page.GetProperty("next_after").GetInt64();
+        } while (after is not null);
+        paged.Select(e => e.GetProperty("id").GetInt64()).ShouldBe(all.Select(e => e.GetProperty("id").GetInt64()));
+        paged.Select(e => e.GetProperty("id").GetInt64()).ShouldBeInOrder();
+
+        var keys = await Entries(token, "type=key_added");
+        keys.Count.ShouldBe(2);
+        var stream = keys[0].GetProperty("stream").GetGuid();
+        (await Entries(token, $"stream={stream}")).ShouldAllBe(e => e.GetProperty("stream").GetGuid() == stream);
+        var second = keys[1].GetProperty("at").GetDateTimeOffset();
+        (await Entries(token, $"type=key_added&from={Uri.EscapeDataString(second.ToString("O"))}")).Count.ShouldBe(1);
+        (await Entries(token, $"type=key_added&to={Uri.EscapeDataString(second.AddTicks(-10).ToString("O"))}")).Count.ShouldBe(1);
+
+        await app.Host.Send(HttpMethod.Get, "/api/audit?limit=501", token, status: 400);
+        await app.Host.Send(HttpMethod.Get, "/api/audit?limit=abc", token, status: 400);
+    }
+
+    [Fact]
+    public async Task a_project_owner_reads_the_projects_events_in_order_and_no_one_else_does()
+    {
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var id = await app.Host.Create(token, "audited");
+        await app.Host.WaitFor(token, id, ProjectStatus.Ready);
+
+        var events = await app.Host.GetJson<List<JsonElement>>($"/api/projects/{id}/events", token);
+        events.Select(e => e.GetProperty("type").GetString()).ShouldBe(["project_requested", "network_allocated", "shared_folder_prepared", "vm_booted"]);
+        events.Select(e => e.GetProperty("version").GetInt64()).ShouldBe([1L, 2, 3, 4]);
+        await app.Host.Send(HttpMethod.Get, $"/api/projects/{id}/events", TestSettings.TokenFor(TestSettings.NewUser()), status: 404);
+        await app.Host.Send(HttpMethod.Get, $"/api/projects/{Guid.NewGuid()}/events", token, status: 404);
+
+        await app.Host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
+        await app.Host.WaitUntilGone(token, id);
+    }
+
+    [Fact]
+    public async Task the_audit_verbs_print_a_timeline_a_past_state_and_redacted_json_lines()
+    {
+        var user = TestSettings.NewUser();
+        var token = TestSettings.TokenFor(user);
+        await Activity(user);
+        var id = await app.Host.Create(token, "replayed");
+        await app.Host.WaitFor(token, id, ProjectStatus.Ready);
+        var settings = TestSettings.Base();
+
+        var (exit, timeline, error) = await PantheonCli.RunAsync(settings, "audit", "project", id.ToString());
+        exit.ShouldBe(0, error);
+        var lines = timeline.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.Select(l => l.Split(" ", StringSplitOptions.RemoveEmptyEntries)[3])
+            .ShouldBe(["project_requested", "network_allocated", "shared_folder_prepared", "vm_booted"]);
+        lines.ShouldAllBe(l => l.Contains(user));
+
+        (exit, var past, error) = await PantheonCli.RunAsync(settings, "audit", "project", id.ToString(), "--at", "1");
+        exit.ShouldBe(0, error);
+        var then = JsonSerializer.Deserialize<JsonElement>(past);
+        then.GetProperty("status").GetString().ShouldBe("requested");
+        then.GetProperty("subnet").ValueKind.ShouldBe(JsonValueKind.Null);
+
+        (exit, var export, error) = await PantheonCli.RunAsync(settings, "audit", "export", "--stream", id.ToString());
+        exit.ShouldBe(0, error);
+        var exported = export.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).ToList();
+        exported.Select(e => e.GetProperty("type").GetString()).ShouldBe(["project_requested", "network_allocated", "shared_folder_prepared", "vm_booted"]);
+        exported.Select(e => e.GetProperty("sequence").GetInt64()).ShouldBeInOrder();
+        exported.ShouldAllBe(e => e.GetProperty("stream").GetGuid() == id && e.GetProperty("user").GetString() == user);
+
+        (exit, var everything, error) = await PantheonCli.RunAsync(settings, "audit", "export");
+        exit.ShouldBe(0, error);
+        everything.ShouldNotContain(Key);
+        var keyAdded = everything.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l))
+            .First(e => e.GetProperty("type").GetString() == "key_added" && e.GetProperty("user").GetString() == user);
+        keyAdded.GetProperty("data").GetProperty("ciphertext").GetString().ShouldBe("[redacted]");
+
+        await app.Host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
+        await app.Host.WaitUntilGone(token, id);
+    }
+
+    /// <summary>The audit log is built by the async daemon; tests drive it to the end of the log explicitly.</summary>
+    private async Task CatchUp() =>
+        (await app.Host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();
+
+    private async Task Activity(string user)
+    {
+        var token = TestSettings.TokenFor(user, $"{user}@example.com");
+        await app.Host.Send(HttpMethod.Get, "/api/me", token);
+        await app.Host.Send(HttpMethod.Put, "/api/user/settings", token, new { preferred_model = $"openai/gpt-4o-{Guid.NewGuid():N}" });
+        await app.Host.Send(HttpMethod.Post, "/api/user/api-keys", token, new { name = "audited", provider = "openai", key = Key }, status: 201);
+    }
+
+    private async Task<List<JsonElement>> Entries(string token, string query) =>
+        (await app.Host.GetJson<JsonElement>($"/api/audit?{query}", token)).GetProperty("entries").EnumerateArray().ToList();
+}
