@@ -11,7 +11,6 @@ public sealed partial class ChatHistory
 {
     public Guid Id { get; set; }
     public List<ChatTurn> Turns { get; set; } = [];
-    public int Version { get; set; }
 
     public static ChatHistory Create(MessageSent e) => new() { Id = e.ConversationId, Turns = [Sent(e)] };
 
