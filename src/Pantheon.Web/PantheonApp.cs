@@ -22,6 +22,7 @@ using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
+using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
 using Wolverine;
@@ -54,6 +55,7 @@ public static class PantheonApp
         AddProjects(services, configuration);
         services.AddSingleton<ProviderKeys>();
         services.AddSingleton<ChatClients>();
+        services.AddLiveUpdates(configuration);
 
         services.AddPantheonAuthentication(configuration);
         services.AddPantheonHealthChecks();
@@ -86,6 +88,7 @@ public static class PantheonApp
             opts.Schema.For<CustomModelView>().Index(x => x.UserId);
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
+            opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");
             opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
             opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
             opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
@@ -152,6 +155,7 @@ public static class PantheonApp
 
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapPantheonHealth();
+        app.MapLiveUpdates();
         app.MapWolverineEndpoints(opts =>
         {
             opts.RequireAuthorizeOnAll();

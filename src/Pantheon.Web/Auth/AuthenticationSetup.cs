@@ -49,7 +49,17 @@ public static class AuthenticationSetup
                 options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
             }
 
-            options.Events = new JwtBearerEvents { OnTokenValidated = context => { AddRoles(context.Principal); return Task.CompletedTask; } };
+            options.Events = new JwtBearerEvents
+            {
+                OnTokenValidated = context => { AddRoles(context.Principal); return Task.CompletedTask; },
+                // Browsers cannot set headers on a WebSocket: /ws also takes the token as ?access_token=.
+                OnMessageReceived = context =>
+                {
+                    if (context.Request.Path.StartsWithSegments("/ws") && context.Request.Query.TryGetValue("access_token", out var token))
+                        context.Token = token;
+                    return Task.CompletedTask;
+                },
+            };
         });
         services.AddAuthorization();
         return services;

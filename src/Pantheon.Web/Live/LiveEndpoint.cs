@@ -1,0 +1,50 @@
+using Pantheon.Web.Auth;
+
+namespace Pantheon.Web.Live;
+
+/// <summary>The <c>Live</c> section.</summary>
+public sealed class LiveSettings
+{
+    public const string Section = "Live";
+
+    /// <summary>Messages one client may fall behind before its socket is closed.</summary>
+    public int BufferSize { get; set; } = 256;
+
+    /// <summary>How often an idle socket is pinged.</summary>
+    public int KeepAliveSeconds { get; set; } = 20;
+}
+
+public static class LiveEndpoint
+{
+    public static IServiceCollection AddLiveUpdates(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(configuration.GetSection(LiveSettings.Section).Get<LiveSettings>() ?? new LiveSettings());
+        services.AddSingleton<LiveUpdates>();
+        services.AddHostedService(s => s.GetRequiredService<LiveUpdates>());
+        return services;
+    }
+
+    /// <summary><c>GET /ws</c>: a WebSocket of the caller's project updates; the token may come as <c>access_token</c>.</summary>
+    public static void MapLiveUpdates(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<LiveSettings>();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(settings.KeepAliveSeconds) });
+        app.Map("/ws", async (HttpContext context, LiveUpdates hub) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+                return Results.Problem(statusCode: 400, title: "Not a WebSocket request", detail: "GET /ws upgrades to a WebSocket.");
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var live = new LiveSocket(socket, context.User.UserId(), settings.BufferSize);
+            hub.Add(live);
+            try
+            {
+                await live.RunAsync(context.RequestAborted);
+            }
+            finally
+            {
+                hub.Remove(live);
+            }
+            return Results.Empty;
+        }).RequireAuthorization().ExcludeFromDescription();
+    }
+}
