@@ -147,6 +147,9 @@ public static class PantheonApp
     public static WebApplication UsePantheon(this WebApplication app)
     {
         app.UseExceptionHandler();
+        // The operations page: plain static files, signed in with a pasted token.
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
         app.UseStatusCodePages();
         app.UseRequestBodyLimit();
         app.UseEventStreamAccept();
