@@ -12,6 +12,12 @@ ensure_postgres
 ensure_docker
 ensure_vm_image
 export_env
+# The operations page is tested in Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "[test] installing chromium" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 # The tests use their own database in the same cluster, apart from the one ./run.sh serves.
 export PANTHEON_TEST_CONNECTION="Host=127.0.0.1;Port=${PANTHEON_PG_PORT:-5433};Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40"
 

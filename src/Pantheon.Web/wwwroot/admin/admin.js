@@ -71,7 +71,8 @@ function connect() {
     if (message.type === "subscribed") { $("live").textContent = "live"; $("live").className = "on"; }
     if (message.type === "project-updated") {
       const status = document.querySelector(`#projects tr[data-project-id="${message.project_id}"] [data-role="status"]`);
-      if (status) { status.textContent = message.status; status.className = `status-${message.status}`; } else { loadProjects(); }
+      if (status) { status.textContent = message.status; status.className = `status-${message.status}`; }
+      loadProjects().catch((e) => say(`Projects: ${e.message}`)); // subnet, VM and failure come with the full row
       loadSagas();
     }
     if (message.type === "error") say(message.message);
