@@ -24,7 +24,11 @@ public static class ChatBenchmark
         var concurrency = args.Length > 1 ? int.Parse(args[1]) : 16;
         await using var fake = await FakeProvider.StartAsync();
         fake.Behavior = new FakeBehavior { Reply = "Pantheon measures what it adds to every token it relays" };
-        await using var backend = await Backend.StartAsync(fake.BaseUrl);
+        await using var backend = await Backend.StartAsync(new Dictionary<string, string>
+        {
+            ["Auth__Issuer"] = "pantheon-bench", ["Auth__SigningKey"] = SigningKey, ["OPENROUTER_API_KEY"] = "sk-bench",
+            ["Chat__BaseUrls__openrouter"] = new Uri(fake.BaseUrl, "api/v1").ToString(),
+        });
 
         var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = SigningKey };
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { Timeout = TimeSpan.FromMinutes(2) };
@@ -112,75 +116,5 @@ public static class ChatBenchmark
         Console.WriteLine($"{requests} requests, {degree,2} at once, {what}: Pantheon median {Percentile(pantheon, 0.5):F2} ms p99 {Percentile(pantheon, 0.99):F2} ms | " +
                           $"direct median {Percentile(direct, 0.5):F2} ms p99 {Percentile(direct, 0.99):F2} ms | " +
                           $"added at the median {Percentile(pantheon, 0.5) - Percentile(direct, 0.5):F2} ms");
-    }
-
-    /// <summary>The backend as a published Release process on a free loopback port.</summary>
-    private sealed class Backend : IAsyncDisposable
-    {
-        private readonly Process _process;
-        public Uri Url { get; }
-
-        private Backend(Process process, Uri url) => (_process, Url) = (process, url);
-
-        public static async Task<Backend> StartAsync(Uri fake)
-        {
-            var root = Root();
-            var output = Path.Combine(root, ".pantheon", "bench", "web");
-            var publish = Process.Start("dotnet", ["publish", Path.Combine(root, "src", "Pantheon.Web"), "-c", "Release", "-o", output, "--nologo", "-v", "quiet"])!;
-            await publish.WaitForExitAsync();
-            if (publish.ExitCode != 0) throw new InvalidOperationException("dotnet publish failed");
-
-            var port = FreePort();
-            var info = new ProcessStartInfo(Path.Combine(output, "Pantheon.Web")) { WorkingDirectory = output, RedirectStandardOutput = true, RedirectStandardError = true };
-            var connection = Environment.GetEnvironmentVariable("ConnectionStrings__Marten")
-                ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres";
-            foreach (var (key, value) in new Dictionary<string, string>
-                     {
-                         ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Urls"] = $"http://127.0.0.1:{port}", ["ConnectionStrings__Marten"] = connection,
-                         ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef", ["Auth__Issuer"] = "pantheon-bench",
-                         ["Auth__SigningKey"] = SigningKey, ["OPENROUTER_API_KEY"] = "sk-bench", ["Chat__BaseUrls__openrouter"] = new Uri(fake, "api/v1").ToString(),
-                         ["Projects__ReconcilerEnabled"] = "false", ["Logging__LogLevel__Default"] = "Warning",
-                     })
-                info.Environment[key] = value;
-            var process = Process.Start(info)!;
-            _ = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            var url = new Uri($"http://127.0.0.1:{port}");
-            using var probe = new HttpClient();
-            var deadline = DateTime.UtcNow.AddMinutes(1);
-            while (true)
-            {
-                if (process.HasExited) throw new InvalidOperationException($"The backend exited with {process.ExitCode}.");
-                try
-                {
-                    if ((await probe.GetAsync(new Uri(url, "/health"))).IsSuccessStatusCode) return new Backend(process, url);
-                }
-                catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(100); // not listening yet
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-            _process.Dispose();
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        private static string Root()
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Pantheon.sln"))) directory = directory.Parent;
-            return directory?.FullName ?? throw new InvalidOperationException("Pantheon.sln not found");
-        }
     }
 }

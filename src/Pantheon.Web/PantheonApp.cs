@@ -101,6 +101,8 @@ public static class PantheonApp
 
         builder.Host.UseWolverine(opts =>
         {
+            // The generated code lives here, whichever process hosts the app (tests and benchmarks host it too).
+            opts.ApplicationAssembly = typeof(PantheonAppMarker).Assembly;
             opts.Discovery.IncludeAssembly(typeof(ProviderKeyCipher).Assembly);
             opts.EnableRelayOfUserName = true; // the token's sub becomes the session's user name on every event
             opts.Policies.AutoApplyTransactions();

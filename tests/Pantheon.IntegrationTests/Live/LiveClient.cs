@@ -34,7 +34,7 @@ public sealed class LiveClient(WebSocket socket) : IAsyncDisposable
 
     public async Task<JsonElement> Receive(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         var buffer = new byte[16 * 1024];
         var length = 0;
         ValueWebSocketReceiveResult result;
@@ -56,7 +56,10 @@ public sealed class LiveClient(WebSocket socket) : IAsyncDisposable
             var message = await Receive();
             if (message.GetProperty("type").GetString() != "project-updated" || message.GetProperty("project_id").GetGuid() != project) continue;
             seen.Add(message);
-            if (message.GetProperty("status").GetString() == status) return seen;
+            var now = message.GetProperty("status").GetString();
+            if (now == status) return seen;
+            if (now == "failed" && status != "failed")
+                throw new InvalidOperationException($"project {project} failed while the test waited for '{status}': {string.Join(", ", seen)}");
         }
     }
 
