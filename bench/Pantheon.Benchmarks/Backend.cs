@@ -1,17 +1,12 @@
 using System.Diagnostics;
-using System.Net;
+using Pantheon.TestSupport;
 
 namespace Pantheon.Benchmarks;
 
-/// <summary>The backend as a published Release process on a free loopback port.</summary>
-public sealed class Backend : IAsyncDisposable
+/// <summary>The backend as a published Release process, configured for the benchmarks.</summary>
+public static class Backend
 {
-    private readonly Process _process;
-    public Uri Url { get; }
-
-    private Backend(Process process, Uri url) => (_process, Url) = (process, url);
-
-    public static async Task<Backend> StartAsync(IReadOnlyDictionary<string, string> extra)
+    public static async Task<BackendProcess> StartAsync(IReadOnlyDictionary<string, string> extra)
     {
         var root = Root();
         var output = Path.Combine(root, ".pantheon", "bench", "web");
@@ -19,49 +14,17 @@ public sealed class Backend : IAsyncDisposable
         await publish.WaitForExitAsync();
         if (publish.ExitCode != 0) throw new InvalidOperationException("dotnet publish failed");
 
-        var port = FreePort();
-        var info = new ProcessStartInfo(Path.Combine(output, "Pantheon.Web")) { WorkingDirectory = output, RedirectStandardOutput = true, RedirectStandardError = true };
-        var connection = extra.TryGetValue("ConnectionStrings__Marten", out var chosen) ? chosen : Environment.GetEnvironmentVariable("ConnectionStrings__Marten")
-            ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres";
-        foreach (var (key, value) in new Dictionary<string, string>
-                 {
-                     ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Urls"] = $"http://127.0.0.1:{port}", ["ConnectionStrings__Marten"] = connection,
-                     ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef", ["Projects__ReconcilerEnabled"] = "false",
-                     ["Logging__LogLevel__Default"] = "Warning",
-                 }.Where(kv => !extra.ContainsKey(kv.Key)).Concat(extra))
-            info.Environment[key] = value;
-        var process = Process.Start(info)!;
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        var url = new Uri($"http://127.0.0.1:{port}");
-        using var probe = new HttpClient();
-        var deadline = DateTime.UtcNow.AddMinutes(1);
-        while (true)
+        var settings = new Dictionary<string, string?>
         {
-            if (process.HasExited) throw new InvalidOperationException($"The backend exited with {process.ExitCode}.");
-            try
-            {
-                if ((await probe.GetAsync(new Uri(url, "/health"))).IsSuccessStatusCode) return new Backend(process, url);
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(100); // not listening yet
-            }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _process.Kill(entireProcessTree: true);
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__Marten"] = Environment.GetEnvironmentVariable("ConnectionStrings__Marten")
+                ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres",
+            ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef",
+            ["Projects__ReconcilerEnabled"] = "false",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        foreach (var (key, value) in extra) settings[key] = value;
+        return await BackendProcess.StartAsync(Path.Combine(output, "Pantheon.Web"), [], output, settings);
     }
 
     public static string Root()

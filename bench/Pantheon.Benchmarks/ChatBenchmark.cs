@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Pantheon.FakeProviders;
+using Pantheon.TestSupport;
 using Pantheon.Web.Auth;
 
 namespace Pantheon.Benchmarks;

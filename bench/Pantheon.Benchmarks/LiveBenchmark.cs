@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Pantheon.Domain.Projects;
+using Pantheon.TestSupport;
 using Pantheon.Domain.Users;
 using Pantheon.Web.Auth;
 
@@ -49,7 +50,7 @@ public static class LiveBenchmark
         await Export(store, connection, exportEvents);
     }
 
-    private static async Task Delay(Backend backend, IDocumentStore store, int events, int clients)
+    private static async Task Delay(BackendProcess backend, IDocumentStore store, int events, int clients)
     {
         var user = $"bench-live-{Guid.NewGuid():N}";
         var token = DevTokens.Mint(new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = SigningKey }, user);

@@ -12,7 +12,7 @@ public class OperationsPageBrowserTests
     [Fact]
     public async Task the_operations_page_shows_a_project_reach_ready_without_reloading()
     {
-        await using var backend = await BackendProcess.StartAsync(TestSettings.Base());
+        await using var backend = await TestBackend.StartAsync(TestSettings.Base());
         await using var browser = await Chromium.LaunchAsync();
         var token = TestSettings.TokenFor(TestSettings.NewUser("operator"), roles: AuthSettings.AdminRole);
 

@@ -1,4 +1,4 @@
-using Pantheon.FakeProviders;
+using Pantheon.TestSupport;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;

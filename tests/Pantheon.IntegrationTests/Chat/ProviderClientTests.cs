@@ -1,4 +1,4 @@
-using Pantheon.FakeProviders;
+using Pantheon.TestSupport;
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text.Json;

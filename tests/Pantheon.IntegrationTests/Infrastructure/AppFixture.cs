@@ -1,4 +1,4 @@
-using Pantheon.FakeProviders;
+using Pantheon.TestSupport;
 using Alba;
 using Marten;
 using Microsoft.AspNetCore.Hosting;

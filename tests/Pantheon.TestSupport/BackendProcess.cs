@@ -2,9 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Pantheon.IntegrationTests.Infrastructure;
+namespace Pantheon.TestSupport;
 
-/// <summary>The backend as its own process on a real loopback port, for clients that cannot use the in-memory test server (a browser).</summary>
+/// <summary>
+/// The backend as its own process on a real loopback port: for clients that cannot use an in-memory test server
+/// (a browser, a WebSocket load, a latency measurement).
+/// </summary>
 public sealed class BackendProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -13,7 +16,9 @@ public sealed class BackendProcess : IAsyncDisposable
 
     private BackendProcess(Process process, Uri url) => (_process, Url) = (process, url);
 
-    public static async Task<BackendProcess> StartAsync(IReadOnlyDictionary<string, string?> settings)
+    /// <summary>Starts <paramref name="fileName"/> with the environment given, on a free port, and waits for <c>/health</c>.</summary>
+    public static async Task<BackendProcess> StartAsync(string fileName, IEnumerable<string> arguments, string workingDirectory,
+        IEnumerable<KeyValuePair<string, string?>> environment)
     {
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
@@ -21,15 +26,9 @@ public sealed class BackendProcess : IAsyncDisposable
             probe.Start();
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Pantheon.Web.dll")])
-        {
-            WorkingDirectory = Path.Combine(PantheonCli.RepositoryRoot(), "src", "Pantheon.Web"),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        var info = new ProcessStartInfo(fileName, arguments) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (key, value) in environment) info.Environment[key.Replace(":", "__")] = value ?? "";
         info.Environment["Urls"] = $"http://127.0.0.1:{port}";
-        foreach (var (key, value) in settings) info.Environment[key.Replace(":", "__")] = value ?? "";
         var process = Process.Start(info)!;
         _ = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();

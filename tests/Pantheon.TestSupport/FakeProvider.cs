@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Pantheon.FakeProviders;
+namespace Pantheon.TestSupport;
 
 public sealed record RecordedRequest(string Path, IReadOnlyDictionary<string, string> Headers, JsonElement Body);
 
