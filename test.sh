@@ -19,7 +19,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 # The tests use their own database in the same cluster, apart from the one ./run.sh serves.
-export PANTHEON_TEST_CONNECTION="Host=127.0.0.1;Port=${PANTHEON_PG_PORT:-5433};Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40"
+export PANTHEON_TEST_CONNECTION="${PANTHEON_TEST_CONNECTION:-Host=127.0.0.1;Port=${PANTHEON_PG_PORT:-5433};Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40}"
 
 SLN="$ROOT/Pantheon.sln"
 if [ ! -f "$SLN" ]; then

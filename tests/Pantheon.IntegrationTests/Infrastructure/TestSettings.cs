@@ -14,6 +14,15 @@ public static class TestSettings
 
     public static string DockerEndpoint => Environment.GetEnvironmentVariable("Docker__Endpoint") ?? "unix:///var/run/docker.sock";
 
+    /// <summary>
+    /// The <c>pantheon.instance</c> label of this run's Docker resources (<c>PANTHEON_TEST_INSTANCE</c>): two test runs on
+    /// one engine, each with its own database, instance and subnet pool, never touch each other's machines.
+    /// </summary>
+    public static readonly string Instance = Environment.GetEnvironmentVariable("PANTHEON_TEST_INSTANCE") is { Length: > 0 } i ? i : "pantheon-tests";
+
+    /// <summary>Where this run's project subnets come from (<c>PANTHEON_TEST_SUBNET_POOL</c>, default 172.30.0.0/16).</summary>
+    public static readonly string SubnetPool = Environment.GetEnvironmentVariable("PANTHEON_TEST_SUBNET_POOL") is { Length: > 0 } p ? p : "172.30.0.0/16";
+
     public static Dictionary<string, string?> Base() => new()
     {
         ["ConnectionStrings:Marten"] = TestDatabase.ConnectionString,
@@ -24,7 +33,8 @@ public static class TestSettings
         ["MCP_MASTER_SECRET"] = MasterSecret,
         ["Docker:Endpoint"] = DockerEndpoint,
         ["Docker:TimeoutSeconds"] = "10",
-        ["Docker:Instance"] = "pantheon-tests",
+        ["Docker:Instance"] = Instance,
+        ["Projects:SubnetPool"] = SubnetPool,
         ["Projects:DataRoot"] = DataRoot,
         ["Projects:FileServerImage"] = "pantheon/file-server:latest",
         ["Projects:RetryBaseDelayMilliseconds"] = "100",
@@ -38,7 +48,7 @@ public static class TestSettings
     };
 
     /// <summary>Shared folders of test projects, under the repository's ignored state folder.</summary>
-    public static readonly string DataRoot = Path.Combine(Path.GetTempPath(), "pantheon-tests", "data");
+    public static readonly string DataRoot = Path.Combine(Path.GetTempPath(), Instance, "data");
 
     /// <summary>A token for a fresh user, so tests sharing a database never see each other's data.</summary>
     public static string TokenFor(string user, string? email = null, string? name = null, params string[] roles) =>

@@ -77,7 +77,7 @@ public class ProvisioningFailureTests(AppFixture app)
     public async Task the_reconciler_removes_labelled_containers_and_networks_that_no_project_owns()
     {
         var orphan = Guid.NewGuid();
-        var subnet = new SubnetPool("172.30.0.0/16").FirstFree([], await VmHost.UsedSubnetsAsync(default))!.Value;
+        var subnet = new SubnetPool(TestSettings.SubnetPool).FirstFree([], await VmHost.UsedSubnetsAsync(default))!.Value;
         var network = ProjectProvisioning.NetworkName(orphan);
         await VmHost.EnsureNetworkAsync(new ProjectNetworkSpec(orphan, network, subnet.Cidr, subnet.Gateway), default);
         await VmHost.EnsureContainerStartedAsync(new ContainerSpec(orphan, "vm", ProjectProvisioning.VmContainerName(orphan), "pantheon/test-vm:latest", network, subnet.Vm), default);
