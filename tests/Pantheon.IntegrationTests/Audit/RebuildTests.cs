@@ -18,7 +18,7 @@ public class RebuildTests
     public async Task projections_rebuild_restores_every_read_model_from_the_events()
     {
         var settings = TestSettings.Base();
-        settings["ConnectionStrings:Marten"] = await TestDatabase.OwnAsync("pantheon_rebuild");
+        settings["ConnectionStrings:Marten"] = await TestDatabase.OwnAsync("rebuild");
         var user = TestSettings.NewUser();
         var token = TestSettings.TokenFor(user, $"{user}@example.com", "Rebuilt");
         Guid project;

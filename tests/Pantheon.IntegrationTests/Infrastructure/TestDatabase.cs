@@ -16,10 +16,11 @@ public static class TestDatabase
 
     public static Task EnsureCreatedAsync() => EnsureCreatedAsync(ConnectionString);
 
-    /// <summary>Another database in the same cluster, for a test that needs one to itself.</summary>
+    /// <summary>Another database in the same cluster, for a test that needs one to itself (named after this run's).</summary>
     public static async Task<string> OwnAsync(string name)
     {
-        var connection = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
+        var builder = new NpgsqlConnectionStringBuilder(ConnectionString);
+        var connection = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = $"{builder.Database}_{name}" }.ConnectionString;
         await EnsureCreatedAsync(connection);
         return connection;
     }
