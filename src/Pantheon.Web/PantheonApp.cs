@@ -49,12 +49,10 @@ public static class PantheonApp
         services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsProduction()));
         services.AddSingleton<IProviderKeyCipher, ProviderKeyCipher>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults());
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
         DockerSettings.AddDockerEngine(services, configuration);
         AddProjects(services, configuration);
-        services.AddSingleton<ProviderKeys>();
-        services.AddSingleton<ChatClients>();
+        services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
 
         services.AddPantheonAuthentication(configuration);
@@ -83,9 +81,7 @@ public static class PantheonApp
             opts.Schema.For<ProviderKeySecret>().Index(x => x.UserId);
 
             opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
-            opts.Projections.Snapshot<ChatHistory>(SnapshotLifecycle.Inline);
-            opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
-            opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+            opts.AddChat();
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");

@@ -30,6 +30,16 @@ public sealed class ProviderKeys(IProviderKeyCipher cipher, IConfiguration confi
 
     public bool HasSystemKey(string provider) => SystemKey(provider) is not null;
 
+    /// <summary>The providers that have a system-wide key configured.</summary>
+    public IReadOnlySet<string> ProvidersWithSystemKey =>
+        SystemKeyNames.Keys.Where(HasSystemKey).ToHashSet();
+
+    /// <summary>The key a turn's target names: the user's key by id, else the system's for a provider, else none.</summary>
+    public ResolvedKey? ForTarget(UserKeys user, Pantheon.Domain.Chat.TurnTarget target) =>
+        target.KeyId is { } id ? Open(user, id)
+        : target.Endpoint is null && SystemKey(target.Provider) is { } system ? new ResolvedKey(system, null)
+        : null;
+
     private string? SystemKey(string provider) =>
         SystemKeyNames.TryGetValue(provider, out var name) && configuration[name] is { Length: > 0 } key ? key : null;
 
