@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Alba;
+using Marten;
+using Marten.Events;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.TestSupport;
 
@@ -21,8 +23,10 @@ public class ChatTurnTests(AppFixture app)
         await Chat(token, new { message = "second", model = "openrouter/x" });
         var conversation = first.GetProperty("conversation_id").GetGuid();
 
-        var entries = await Eventually.Get(async () => await Audit(token, $"stream={conversation}"), e => e.Count == 6, TimeSpan.FromSeconds(30),
-            "six chat events in the user's audit");
+        // The audit log is built by the async daemon: drive it to the end of the log, then read with a deadline.
+        (await app.Host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();
+        var entries = (await Eventually.Get(async () => new AuditEntries(await Audit(token, $"stream={conversation}")), e => e.Entries.Count == 6,
+            TimeSpan.FromSeconds(30), "six chat events in the user's audit")).Entries;
         entries.ShouldAllBe(e => e.GetProperty("user_id").GetString() == user);
         var turns = entries.GroupBy(e => e.GetProperty("correlation_id").GetString()).ToList();
         turns.Count.ShouldBe(2);
@@ -150,6 +154,11 @@ public class ChatTurnTests(AppFixture app)
         await app.Host.Send(HttpMethod.Put, "/api/user/settings", fresh, new { model_parameters = new { temperature = 0.4 } });
         (await app.Host.GetJson<JsonElement>("/api/user/settings", fresh)).GetProperty("model_parameters").GetProperty("max_tokens").GetInt32()
             .ShouldBe(2000);
+    }
+
+    private sealed record AuditEntries(List<JsonElement> Entries)
+    {
+        public override string ToString() => $"{Entries.Count} entries: {string.Join(", ", Entries)}";
     }
 
     private async Task<List<List<JsonElement>>> Pages(string token, int limit)
