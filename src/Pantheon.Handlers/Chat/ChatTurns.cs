@@ -23,7 +23,8 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// The chat turn flow: one batched read, the pure <see cref="TurnDecider"/>, the <see cref="MessageSent"/> commit,
 /// then (in <see cref="ProviderTurn"/>) the provider call and the recorded outcome.
 /// </summary>
-public sealed class ChatTurns(IDocumentStore store, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
+public sealed class ChatTurns(
+    IDocumentStore store, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
     private readonly string _contextSql =
@@ -36,26 +37,23 @@ public sealed class ChatTurns(IDocumentStore store, ProviderKeys keys, ChatClien
         var userId = message.UserId;
         var conversationId = UserId.ConversationStreamFor(userId, message.ProjectId);
 
-        // Everything the turn needs, in one round trip to PostgreSQL.
+        // What the turn needs of its conversation, in one round trip; the user's own setup usually from memory.
         await using var query = store.QuerySession();
         var batch = query.CreateBatchQuery();
         var projectRead = message.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
-        var settingsRead = batch.Load<UserSettings>(UserId.SettingsStreamFor(userId));
-        var customRead = batch.Query<CustomModelView>().Where(m => m.UserId == userId).ToList();
-        var keysRead = batch.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToList();
-        var secretsRead = batch.Query<ProviderKeySecret>().Where(k => k.UserId == userId).ToList();
         var streamRead = batch.Events.FetchStreamState(conversationId);
         var turnsRead = batch.Query<ChatTurnView>(_contextSql, conversationId, defaults.HistoryBudgetCharacters);
         await batch.Execute(ct);
+        var setup = await setups.GetAsync(userId, query, ct);
 
-        var settings = await settingsRead;
-        var userKeys = new UserKeys(userId, await keysRead, await secretsRead);
+        var settings = setup.Settings;
+        var userKeys = setup.Keys;
         var version = (await streamRead)?.Version ?? 0;
         var state = new TurnState(
             conversationId, version,
             ProjectIsTheirs: message.ProjectId is null || (await projectRead)?.OwnerId == userId,
             settings?.PreferredModel, settings?.ModelParameters,
-            (await customRead).Select(m => new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new()))
+            setup.Models.Select(m => new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new()))
                 .ToList(),
             userKeys.Keys.Where(k => userKeys.Secrets.Any(s => s.Id == k.Id)).Select(k => new UsableKey(k.Id, k.Provider, k.CreatedAt)).ToList(),
             keys.ProvidersWithSystemKey,

@@ -15,6 +15,10 @@ public static class Configuration
         services.AddSingleton<ProviderKeys>();
         services.AddSingleton<ChatClients>();
         services.AddSingleton<ChatTurns>();
+        // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
+        services.AddSingleton<ChatSetupCache>();
+        services.AddHostedService<ChatSetupListener>();
+        services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
         return services;
     }
 
@@ -25,6 +29,7 @@ public static class Configuration
         opts.Schema.For<ChatTurnView>()
             .Duplicate(x => x.ConversationId).Duplicate(x => x.Position).Duplicate(x => x.ContextLength);
         opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
+        opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
         opts.Schema.For<CustomModelView>().Index(x => x.UserId);
         return opts;
     }
