@@ -198,7 +198,8 @@ public sealed partial class FakeProvider : IAsyncDisposable
         if (IsStream(request))
         {
             StartStream(ctx);
-            await ctx.Response.WriteAsync("event: message_start\ndata: <html>this is not json\n\ndata: {not json either\n\n", ctx.RequestAborted);
+            const string events = "event: message_start\ndata: <html>this is not json\n\ndata: {not json either\n\n";
+            await ctx.Response.WriteAsync(events, ctx.RequestAborted);
             return;
         }
         ctx.Response.ContentType = "application/json";

@@ -83,7 +83,8 @@ public static class TurnDecider
         var parameters = (message.Parameters ?? new ModelParameters()).Over(saved); // the message's, its model's, the user's
         var context = ChatTurn.Context(state.EarlierTurns, rules.HistoryBudgetCharacters);
         var turn = new Turn(state.ConversationId, messageId, message.UserId, modelId, target, parameters, context, message.Message);
-        return new TurnPlanned(turn, new MessageSent(state.ConversationId, messageId, message.UserId, message.ProjectId, message.Message, modelId, now));
+        var sent = new MessageSent(state.ConversationId, messageId, message.UserId, message.ProjectId, message.Message, modelId, now);
+        return new TurnPlanned(turn, sent);
     }
 
     /// <summary>The reply and the tokens it cost, tied to the turn's message.</summary>

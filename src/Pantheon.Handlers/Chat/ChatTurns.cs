@@ -53,9 +53,10 @@ public sealed class ChatTurns(
             conversationId, version,
             ProjectIsTheirs: message.ProjectId is null || (await projectRead)?.OwnerId == userId,
             settings?.PreferredModel, settings?.ModelParameters,
-            setup.Models.Select(m => new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new()))
-                .ToList(),
-            userKeys.Keys.Where(k => userKeys.Secrets.Any(s => s.Id == k.Id)).Select(k => new UsableKey(k.Id, k.Provider, k.CreatedAt)).ToList(),
+            setup.Models.Select(m =>
+                new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new())).ToList(),
+            userKeys.Keys.Where(k => userKeys.Secrets.Any(s => s.Id == k.Id))
+                .Select(k => new UsableKey(k.Id, k.Provider, k.CreatedAt)).ToList(),
             keys.ProvidersWithSystemKey,
             (await turnsRead).OrderBy(t => t.Position).Select(t => t.ToTurn()).ToList());
 
@@ -165,7 +166,8 @@ public sealed class ProviderTurn
         }
         if (updates == 0 && end != ReplyEnd.Interrupted) return Failed(ProviderFailure.Malformed(provider, "the stream held no events."));
 
-        var reply = new Reply(text.ToString(), finish, usage?.InputTokenCount ?? 0, usage?.OutputTokenCount ?? 0, watch.ElapsedMilliseconds, end);
+        var (tokensIn, tokensOut) = (usage?.InputTokenCount ?? 0, usage?.OutputTokenCount ?? 0);
+        var reply = new Reply(text.ToString(), finish, tokensIn, tokensOut, watch.ElapsedMilliseconds, end);
         return new TurnOutcome(Turn, reply, null);
     }
 

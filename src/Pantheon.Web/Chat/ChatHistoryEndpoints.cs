@@ -26,7 +26,8 @@ public static class GetChatHistoryEndpoint
     {
         var size = limit ?? DefaultLimit;
         if (size is < 1 or > MaxLimit)
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {MaxLimit}."] });
+            return Results.ValidationProblem(
+                new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {MaxLimit}."] });
         var userId = principal.UserId();
         if (!await ChatAccess.OwnsProject(session, userId, project_id, ct)) return Results.Problem(Problems.NotFound("The project"));
         var id = UserId.ConversationStreamFor(userId, project_id);
@@ -43,7 +44,8 @@ public static class GetChatHistoryEndpoint
 public static class ClearChatHistoryEndpoint
 {
     [WolverineDelete("/api/chat/history", OperationId = "ClearChatHistory")]
-    public static async Task<IResult> Delete(Guid? project_id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
+    public static async Task<IResult> Delete(
+        Guid? project_id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var userId = principal.UserId();
         if (!await ChatAccess.OwnsProject(session, userId, project_id, ct)) return Results.Problem(Problems.NotFound("The project"));

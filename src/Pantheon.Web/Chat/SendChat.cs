@@ -41,7 +41,8 @@ public sealed record ChatReply(Guid ConversationId, Guid MessageId, string Reply
 public static class SendChatEndpoint
 {
     [WolverinePost("/api/chat", OperationId = "SendChat")]
-    public static async Task<IResult> Post(SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context)
+    public static async Task<IResult> Post(
+        SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context)
     {
         var message = new SendMessage(principal.UserId(), command.Message!, command.ProjectId, command.Model, command.ModelParameters);
         var correlationId = context.CorrelationId is { Length: > 0 } id ? id : Guid.CreateVersion7().ToString();
@@ -54,8 +55,8 @@ public static class SendChatEndpoint
     {
         { Failure: { } failure } => Problem(outcome.Turn, failure),
         { Reply: { End: ReplyEnd.Interrupted } } => Results.Empty,
-        { Reply: { } reply } => Results.Json(new ChatReply(outcome.Turn.ConversationId, outcome.Turn.MessageId, reply.Text, outcome.Turn.ModelId,
-            Finish(reply), Usage(reply))),
+        { Reply: { } reply } => Results.Json(new ChatReply(
+            outcome.Turn.ConversationId, outcome.Turn.MessageId, reply.Text, outcome.Turn.ModelId, Finish(reply), Usage(reply))),
         _ => throw new InvalidOperationException("A turn ends with a reply or a failure."),
     };
 
@@ -80,7 +81,8 @@ public static class SendChatEndpoint
         if (outcome.Failure is { } failure)
         {
             if (!started) return Problem(call.Turn, failure);
-            await Write(http, "error", new { status = failure.Status, message = failure.Message, limit = failure.Limit }, CancellationToken.None);
+            var error = new { status = failure.Status, message = failure.Message, limit = failure.Limit };
+            await Write(http, "error", error, CancellationToken.None);
             return Results.Empty;
         }
         var reply = outcome.Reply!;
@@ -89,7 +91,8 @@ public static class SendChatEndpoint
         var usage = Usage(reply);
         await Write(http, "done", new
         {
-            conversation_id = call.Turn.ConversationId, message_id = call.Turn.MessageId, model = call.Turn.ModelId, finish_reason = Finish(reply),
+            conversation_id = call.Turn.ConversationId, message_id = call.Turn.MessageId, model = call.Turn.ModelId,
+            finish_reason = Finish(reply),
             usage = new { input_tokens = usage.InputTokens, output_tokens = usage.OutputTokens, total_tokens = usage.TotalTokens },
         }, ct);
         return Results.Empty;
@@ -114,9 +117,13 @@ public static class SendChatEndpoint
 
     private static IResult Problem(Turn turn, ProviderFailure failure)
     {
-        var extensions = new Dictionary<string, object?> { ["provider"] = turn.Target.Provider, ["provider_status"] = failure.ProviderStatus };
+        var extensions = new Dictionary<string, object?>
+        {
+            ["provider"] = turn.Target.Provider, ["provider_status"] = failure.ProviderStatus,
+        };
         if (failure.Limit is not null) extensions["limit"] = failure.Limit;
-        var problem = Results.Problem(statusCode: failure.Status, title: "The provider did not reply", detail: failure.Message, extensions: extensions);
+        var problem = Results.Problem(
+            statusCode: failure.Status, title: "The provider did not reply", detail: failure.Message, extensions: extensions);
         return failure.RetryAfter is { } after ? new WithRetryAfter(problem, after) : problem;
     }
 
@@ -124,7 +131,8 @@ public static class SendChatEndpoint
     {
         public Task ExecuteAsync(HttpContext context)
         {
-            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(0, after.TotalSeconds))).ToString(CultureInfo.InvariantCulture);
+            var seconds = (int)Math.Ceiling(Math.Max(0, after.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
             return inner.ExecuteAsync(context);
         }
     }

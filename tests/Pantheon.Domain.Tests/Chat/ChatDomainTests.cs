@@ -32,7 +32,8 @@ public class ChatDomainTests
         ];
 
         ChatTurn.Context(turns, budgetCharacters: 25).Select(t => t.Content).ShouldBe(["cccccccccc", "dddddddddd"]);
-        ChatTurn.Context(turns, budgetCharacters: 1000).Select(t => t.Content).ShouldBe(["aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc", "dddddddddd"]);
+        ChatTurn.Context(turns, budgetCharacters: 1000).Select(t => t.Content)
+            .ShouldBe(["aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc", "dddddddddd"]);
     }
 
     [Fact]

@@ -10,8 +10,8 @@ public class TurnDeciderTests
     private static readonly Guid Conversation = Guid.NewGuid();
 
     private static TurnState State(
-        string? preferred = null, ModelParameters? saved = null, IReadOnlyList<CustomModel>? custom = null, IReadOnlyList<UsableKey>? keys = null,
-        bool projectIsTheirs = true, params string[] systemKeys) =>
+        string? preferred = null, ModelParameters? saved = null, IReadOnlyList<CustomModel>? custom = null,
+        IReadOnlyList<UsableKey>? keys = null, bool projectIsTheirs = true, params string[] systemKeys) =>
         new(Conversation, 4, projectIsTheirs, preferred, saved, custom ?? [], keys ?? [], systemKeys.ToHashSet(), []);
 
     private static TurnDecision Plan(TurnState state, string? model = null, ModelParameters? parameters = null) =>

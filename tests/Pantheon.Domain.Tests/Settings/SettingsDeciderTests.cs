@@ -19,7 +19,8 @@ public class SettingsDeciderTests
     public void absent_fields_keep_the_current_values()
     {
         var current = UserSettings.Create(new SettingsChanged("alice", "openai/gpt-4o", new ModelParameters { Temperature = 0.2 }, Now));
-        var changed = (SettingsChanged)SettingsDecider.Decide("alice", new SettingsChange(null, new ModelParameters { MaxTokens = 10 }), current, Now).Single();
+        var change = new SettingsChange(null, new ModelParameters { MaxTokens = 10 });
+        var changed = (SettingsChanged)SettingsDecider.Decide("alice", change, current, Now).Single();
         changed.PreferredModel.ShouldBe("openai/gpt-4o");
         changed.ModelParameters.MaxTokens.ShouldBe(10);
     }
@@ -27,9 +28,10 @@ public class SettingsDeciderTests
     [Fact]
     public void a_nested_absent_parameter_keeps_its_value()
     {
-        var current = UserSettings.Create(new SettingsChanged("alice", "m", new ModelParameters { Temperature = 0.7, MaxTokens = 2000, TopP = 0.9 }, Now));
-        var changed = (SettingsChanged)SettingsDecider.Decide("alice", new SettingsChange(null, new ModelParameters { Temperature = 0.4 }), current, Now)
-            .Single();
+        var saved = new ModelParameters { Temperature = 0.7, MaxTokens = 2000, TopP = 0.9 };
+        var current = UserSettings.Create(new SettingsChanged("alice", "m", saved, Now));
+        var change = new SettingsChange(null, new ModelParameters { Temperature = 0.4 });
+        var changed = (SettingsChanged)SettingsDecider.Decide("alice", change, current, Now).Single();
         changed.ModelParameters.ShouldBe(new ModelParameters { Temperature = 0.4, MaxTokens = 2000, TopP = 0.9 });
     }
 
@@ -45,10 +47,12 @@ public class SettingsDeciderTests
     [Fact]
     public void parameters_off_the_allowlist_or_out_of_range_are_field_errors()
     {
-        var parameters = JsonSerializer.Deserialize<ModelParameters>("""{"top_p":1.5,"presence_penalty":-3,"logit_bias":{"1":2},"top_k":4}""",
-            new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower })!;
+        var json = """{"top_p":1.5,"presence_penalty":-3,"logit_bias":{"1":2},"top_k":4}""";
+        var options = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+        var parameters = JsonSerializer.Deserialize<ModelParameters>(json, options)!;
         parameters.Errors("model_parameters").Select(e => e.Field)
-            .ShouldBe(["model_parameters.top_p", "model_parameters.presence_penalty", "model_parameters.logit_bias", "model_parameters.top_k"]);
+            .ShouldBe(["model_parameters.top_p", "model_parameters.presence_penalty", "model_parameters.logit_bias",
+                "model_parameters.top_k"]);
         new ModelParameters { Temperature = 2, Stop = ["a", "b", "c", "d"], Seed = -1 }.Errors("p").ShouldBeEmpty();
         new ModelParameters { Stop = ["a", "b", "c", "d", "e"] }.Errors("p").Select(e => e.Field).ShouldBe(["p.stop"]);
     }

@@ -14,9 +14,9 @@ public sealed class ChatLimitsFixture : AppFixture
     {
         settings["Chat:DefaultModel"] = DefaultModel;
         settings["Chat:MaxMessageCharacters"] = "50";
-        settings["Chat:MaxReplyCharacters"] = "20";
+        settings["Chat:MaxReplyCharacters"] = "40";
         settings["Chat:IdleTimeoutSeconds"] = "1";
-        settings["Chat:MaxReplySeconds"] = "3";
+        settings["Chat:MaxReplySeconds"] = "5";
         settings["Chat:HistoryBudgetCharacters"] = "40";
     }
 }
@@ -78,12 +78,12 @@ public class ChatLimitTests(ChatLimitsFixture app)
         else
         {
             var reply = JsonSerializer.Deserialize<JsonElement>(body);
-            reply.GetProperty("reply").GetString()!.Length.ShouldBe(20);
+            reply.GetProperty("reply").GetString()!.Length.ShouldBe(40);
             reply.GetProperty("finish_reason").GetString().ShouldBe("truncated");
         }
         var last = (await History(token)).Last();
         last.GetProperty("status").GetString().ShouldBe("truncated");
-        last.GetProperty("content").GetString().ShouldBe("word1 word2 word3 wo");
+        last.GetProperty("content").GetString().ShouldBe("word1 word2 word3 word4 word5 word6 word");
         await Eventually.Get(() => Task.FromResult(Fake.AbortedRequests), n => n > aborted, TimeSpan.FromSeconds(10),
             "the provider's connection to be closed");
     }
@@ -92,7 +92,7 @@ public class ChatLimitTests(ChatLimitsFixture app)
     public async Task a_provider_silent_between_chunks_past_the_idle_limit_is_a_504_naming_it()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        Fake.Behavior = new FakeBehavior { Reply = "slow words", StreamChunkDelay = TimeSpan.FromSeconds(2.5) };
+        Fake.Behavior = new FakeBehavior { Reply = "slow words", StreamChunkDelay = TimeSpan.FromSeconds(1.8) };
         var result = await app.Host.Send(HttpMethod.Post, "/api/chat", token, new { message = "hi" }, status: 504);
         Fake.Behavior = new FakeBehavior();
         (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("limit").GetString().ShouldBe("Chat:IdleTimeoutSeconds");
@@ -103,7 +103,7 @@ public class ChatLimitTests(ChatLimitsFixture app)
     public async Task a_reply_that_takes_longer_than_the_total_limit_is_a_504_naming_it()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        Fake.Behavior = new FakeBehavior { Reply = "a b c d e f g h i", StreamChunkDelay = TimeSpan.FromMilliseconds(600) };
+        Fake.Behavior = new FakeBehavior { Reply = "a b c d e f g h i j k l m n o p", StreamChunkDelay = TimeSpan.FromMilliseconds(400) };
         var result = await app.Host.Send(HttpMethod.Post, "/api/chat", token, new { message = "hi" }, status: 504);
         Fake.Behavior = new FakeBehavior();
         (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("limit").GetString().ShouldBe("Chat:MaxReplySeconds");

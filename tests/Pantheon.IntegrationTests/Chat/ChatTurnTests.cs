@@ -25,8 +25,8 @@ public class ChatTurnTests(AppFixture app)
 
         // The audit log is built by the async daemon: drive it to the end of the log, then read with a deadline.
         (await app.Host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();
-        var entries = (await Eventually.Get(async () => new AuditEntries(await Audit(token, $"stream={conversation}")), e => e.Entries.Count == 6,
-            TimeSpan.FromSeconds(30), "six chat events in the user's audit")).Entries;
+        var entries = (await Eventually.Get(async () => new AuditEntries(await Audit(token, $"stream={conversation}")),
+            e => e.Entries.Count == 6, TimeSpan.FromSeconds(30), "six chat events in the user's audit")).Entries;
         entries.ShouldAllBe(e => e.GetProperty("user_id").GetString() == user);
         var turns = entries.GroupBy(e => e.GetProperty("correlation_id").GetString()).ToList();
         turns.Count.ShouldBe(2);
@@ -58,7 +58,8 @@ public class ChatTurnTests(AppFixture app)
         problem.GetProperty("detail").GetString()!.ShouldContain($"{provider} sent a reply that is not valid JSON or SSE");
 
         var turns = await History(token);
-        turns.Select(t => (t.GetProperty("role").GetString(), t.GetProperty("status").GetString())).ShouldBe([("user", "sent"), ("assistant", "failed")]);
+        turns.Select(t => (t.GetProperty("role").GetString(), t.GetProperty("status").GetString()))
+            .ShouldBe([("user", "sent"), ("assistant", "failed")]);
     }
 
     [Fact]
@@ -68,13 +69,14 @@ public class ChatTurnTests(AppFixture app)
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         var messages = Enumerable.Range(1, 8).Select(i => $"message {i}").ToList();
         var replies = await Task.WhenAll(messages.Select(async m =>
-            await (await app.Host.Send(HttpMethod.Post, "/api/chat", token, new { message = m, model = "openrouter/x" })).ReadAsJsonAsync<JsonElement>()));
+            await Chat(token, new { message = m, model = "openrouter/x" })));
         Fake.Behavior = new FakeBehavior();
 
         replies.Select(r => r.GetProperty("reply").GetString()).Order().ShouldBe(messages.Select(m => "echo: " + m).Order());
         var turns = await History(token);
         turns.Count.ShouldBe(16);
-        turns.Where(t => t.GetProperty("role").GetString() == "user").Select(t => t.GetProperty("content").GetString()).Order().ShouldBe(messages.Order());
+        turns.Where(t => t.GetProperty("role").GetString() == "user").Select(t => t.GetProperty("content").GetString()).Order()
+            .ShouldBe(messages.Order());
         var byMessage = turns.GroupBy(t => t.GetProperty("message_id").GetGuid()).ToList();
         byMessage.Count.ShouldBe(8);
         foreach (var exchange in byMessage)
@@ -135,7 +137,8 @@ public class ChatTurnTests(AppFixture app)
         await app.Host.ShouldRejectField(HttpMethod.Put, "/api/user/settings", token, """{"model_parameters":{"top_k":5}}""",
             "model_parameters.top_k");
         await app.Host.ShouldRejectField(HttpMethod.Post, "/api/user/models", token,
-            """{"model_id":"m","provider":"openai-compatible","endpoint":"https://models.example/v1","parameters":{"n":3}}""", "parameters.n");
+            """{"model_id":"m","provider":"openai-compatible","endpoint":"https://models.example/v1","parameters":{"n":3}}""",
+            "parameters.n");
         Fake.Requests.Count.ShouldBe(1);
     }
 
@@ -143,7 +146,8 @@ public class ChatTurnTests(AppFixture app)
     public async Task a_settings_change_of_one_parameter_keeps_the_others()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        await app.Host.Send(HttpMethod.Put, "/api/user/settings", token, new { model_parameters = new { temperature = 0.9, max_tokens = 321, top_p = 0.8 } });
+        await app.Host.Send(HttpMethod.Put, "/api/user/settings", token,
+            new { model_parameters = new { temperature = 0.9, max_tokens = 321, top_p = 0.8 } });
         await app.Host.Send(HttpMethod.Put, "/api/user/settings", token, new { model_parameters = new { temperature = 0.4 } });
         var parameters = (await app.Host.GetJson<JsonElement>("/api/user/settings", token)).GetProperty("model_parameters");
         parameters.GetProperty("temperature").GetDouble().ShouldBe(0.4);
@@ -152,8 +156,8 @@ public class ChatTurnTests(AppFixture app)
 
         var fresh = TestSettings.TokenFor(TestSettings.NewUser());
         await app.Host.Send(HttpMethod.Put, "/api/user/settings", fresh, new { model_parameters = new { temperature = 0.4 } });
-        (await app.Host.GetJson<JsonElement>("/api/user/settings", fresh)).GetProperty("model_parameters").GetProperty("max_tokens").GetInt32()
-            .ShouldBe(2000);
+        var kept = (await app.Host.GetJson<JsonElement>("/api/user/settings", fresh)).GetProperty("model_parameters");
+        kept.GetProperty("max_tokens").GetInt32().ShouldBe(2000);
     }
 
     private sealed record AuditEntries(List<JsonElement> Entries)
@@ -167,7 +171,8 @@ public class ChatTurnTests(AppFixture app)
         long? after = null;
         do
         {
-            var page = await app.Host.GetJson<JsonElement>($"/api/chat/history?limit={limit}{(after is null ? "" : $"&after={after}")}", token);
+            var cursor = after is null ? "" : $"&after={after}";
+            var page = await app.Host.GetJson<JsonElement>($"/api/chat/history?limit={limit}{cursor}", token);
             pages.Add(page.GetProperty("turns").EnumerateArray().ToList());
             var next = page.GetProperty("next_after");
             after = next.ValueKind == JsonValueKind.Null ? null : next.GetInt64();
@@ -180,7 +185,8 @@ public class ChatTurnTests(AppFixture app)
 
     private async Task<Guid> AddKey(string token, string provider, string key)
     {
-        var result = await app.Host.Send(HttpMethod.Post, "/api/user/api-keys", token, new { name = provider, provider, key }, status: 201);
+        var body = new { name = provider, provider, key };
+        var result = await app.Host.Send(HttpMethod.Post, "/api/user/api-keys", token, body, status: 201);
         return (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
     }
 
