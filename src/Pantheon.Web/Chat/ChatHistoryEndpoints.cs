@@ -5,6 +5,8 @@ using Pantheon.Domain.Users;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Infrastructure;
+using Pantheon.Web.OpenApi;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Pantheon.Web.Chat;
@@ -16,6 +18,8 @@ public sealed record ChatHistoryResponse(Guid ConversationId, Guid? ProjectId, I
 public static class GetChatHistoryEndpoint
 {
     [WolverineGet("/api/chat/history", OperationId = "GetChatHistory")]
+    [ProducesResponseType<ChatHistoryResponse>(StatusCodes.Status200OK)]
+    [ProducesProblems(StatusCodes.Status404NotFound)]
     public static async Task<IResult> Get(Guid? project_id, ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
     {
         var userId = principal.UserId();
@@ -31,6 +35,8 @@ public static class GetChatHistoryEndpoint
 public static class ClearChatHistoryEndpoint
 {
     [WolverineDelete("/api/chat/history", OperationId = "ClearChatHistory")]
+    [ProducesResponseType(StatusCodes.Status204NoContent)]
+    [ProducesProblems(StatusCodes.Status404NotFound)]
     public static async Task<IResult> Delete(Guid? project_id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var userId = principal.UserId();

@@ -15,6 +15,8 @@ using Pantheon.Projections.Chat;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Infrastructure;
+using Pantheon.Web.OpenApi;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Pantheon.Web.Chat;
@@ -51,6 +53,11 @@ public static class SendChatEndpoint
     /// Two commits on purpose: the message is kept even when the provider never answers.
     /// </summary>
     [WolverinePost("/api/chat", OperationId = "SendChat")]
+    [ProducesResponseType<ChatReply>(StatusCodes.Status200OK)]
+    [ProducesEventStream("With `Accept: text/event-stream`: events `delta` ({\"text\"}), then `done` (conversation_id, message_id, "
+        + "model, finish_reason, usage) or, once streaming has begun, `error` ({\"status\", \"message\"}).")]
+    [ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status502BadGateway,
+        StatusCodes.Status504GatewayTimeout)]
     public static async Task<IResult> Post(SendChat command, ClaimsPrincipal principal, HttpContext http, IDocumentStore store,
         ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
     {
