@@ -19,7 +19,9 @@ internal sealed class RequiredProperties : IOpenApiSchemaTransformer
     public Task TransformAsync(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
     {
         var type = context.JsonTypeInfo;
-        if (context.JsonPropertyInfo is not null || type.Kind != JsonTypeInfoKind.Object || schema.Properties is not { Count: > 0 })
+        // Framework types (ProblemDetails and kin) keep their own contract: a JSON-shape 400 has no `errors` map.
+        if (context.JsonPropertyInfo is not null || type.Kind != JsonTypeInfoKind.Object || schema.Properties is not { Count: > 0 }
+            || type.Type.Namespace?.StartsWith("Pantheon.", StringComparison.Ordinal) != true)
             return Task.CompletedTask;
 
         var demanded = DemandedByValidator(type.Type, context.ApplicationServices);
