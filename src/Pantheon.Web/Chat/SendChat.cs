@@ -56,8 +56,8 @@ public static class SendChatEndpoint
     [ProducesResponseType<ChatReply>(StatusCodes.Status200OK)]
     [ProducesEventStream("With `Accept: text/event-stream`: events `delta` ({\"text\"}), then `done` (conversation_id, message_id, "
         + "model, finish_reason, usage) or, once streaming has begun, `error` ({\"status\", \"message\"}).")]
-    [ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status502BadGateway,
-        StatusCodes.Status504GatewayTimeout)]
+    [ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity,
+        StatusCodes.Status502BadGateway, StatusCodes.Status504GatewayTimeout)]
     public static async Task<IResult> Post(SendChat command, ClaimsPrincipal principal, HttpContext http, IDocumentStore store,
         ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
     {

@@ -14,6 +14,13 @@ internal sealed class DocumentConventions : IOpenApiDocumentTransformer
         foreach (var server in document.Servers ?? []) server.Url = server.Url?.TrimEnd('/');
         OperationConventions.EnsureBearerScheme(document);
         RemoveUnreferencedSchemas(document);
+        // The generator's tags are the endpoint classes; operations are tagged by feature instead (OperationConventions).
+        var used = document.Paths.Values
+            .SelectMany(p => p.Operations?.Values.AsEnumerable() ?? [])
+            .SelectMany(o => o.Tags?.AsEnumerable() ?? [])
+            .Select(t => t.Name)
+            .ToHashSet();
+        foreach (var tag in document.Tags?.Where(t => !used.Contains(t.Name)).ToList() ?? []) document.Tags!.Remove(tag);
         return Task.CompletedTask;
     }
 

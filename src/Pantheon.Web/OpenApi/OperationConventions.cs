@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ApiExplorer;
+using Microsoft.AspNetCore.Mvc.Controllers;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.WebUtilities;
@@ -43,6 +44,13 @@ internal sealed class OperationConventions : IOpenApiOperationTransformer
         foreach (var key in guessed) operation.Responses.Remove(key);
         foreach (var status in problems) operation.Responses[Key(status)] = await ProblemResponse(status, context, cancellationToken);
 
+        if (Feature(description) is { } feature)
+        {
+            document.Tags ??= new HashSet<OpenApiTag>();
+            if (document.Tags.All(t => t.Name != feature)) document.Tags.Add(new OpenApiTag { Name = feature, Description = Describe(feature) });
+            operation.Tags = new HashSet<OpenApiTagReference> { new(feature, document) };
+        }
+
         if (RequiresToken(metadata))
         {
             EnsureBearerScheme(document);
@@ -79,6 +87,22 @@ internal sealed class OperationConventions : IOpenApiOperationTransformer
             .Where(r => r.StatusCode >= 400 && r.Type is { } t && typeof(ProblemDetails).IsAssignableFrom(t)).Select(r => r.StatusCode));
         return statuses;
     }
+
+    /// <summary>The feature folder of the endpoint (<c>Pantheon.Web.Chat</c> is <c>Chat</c>): the tag a client groups by.</summary>
+    private static string? Feature(ApiDescription description) =>
+        description.ActionDescriptor is ControllerActionDescriptor action ? action.ControllerTypeInfo.Namespace?.Split('.')[^1] : null;
+
+    private static string Describe(string feature) => feature switch
+    {
+        "Admin" => "Operator views; `pantheon-admin` only.",
+        "Audit" => "Who did what: audit entries and a project's own events.",
+        "Chat" => "Chat with models, its history, custom models and usage.",
+        "Keys" => "The caller's provider API keys, stored encrypted and never returned.",
+        "Projects" => "Projects and their sandbox machines.",
+        "Settings" => "The caller's chat settings.",
+        "Users" => "The caller's profile.",
+        _ => $"{feature} operations.",
+    };
 
     private static bool RequiresToken(IList<object> metadata) =>
         metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -46,7 +47,9 @@ public static class ResponseRecorder
         finally
         {
             context.Response.Body = original;
-            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+            // The exception handler clears the endpoint before it writes the 500: its feature keeps the one that failed.
+            var endpoint = context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
+            var route = (endpoint as RouteEndpoint)?.RoutePattern.RawText;
             Recorded.Enqueue(new RecordedResponse(context.Request.Method, context.Request.Path + context.Request.QueryString,
                 route is null ? null : "/" + route.TrimStart('/'), context.Response.StatusCode, context.Response.ContentType,
                 copy.Captured, copy.Truncated, context.RequestAborted.IsCancellationRequested));
