@@ -29,7 +29,8 @@ internal sealed class OperationConventions : IOpenApiOperationTransformer
     public const string ProblemJson = "application/problem+json";
     public const string EventStream = "text/event-stream";
 
-    public async Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    public async Task TransformAsync(
+        OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         var description = context.Description;
         var metadata = description.ActionDescriptor.EndpointMetadata;
@@ -40,14 +41,16 @@ internal sealed class OperationConventions : IOpenApiOperationTransformer
             operation.Responses.Remove(Key(placeholder.StatusCode));
 
         var problems = ProblemsOf(operation, description, metadata);
-        var guessed = operation.Responses.Keys.Where(k => int.TryParse(k, out var status) && status >= 400 && !problems.Contains(status)).ToList();
+        var guessed = operation.Responses.Keys
+            .Where(k => int.TryParse(k, out var status) && status >= 400 && !problems.Contains(status)).ToList();
         foreach (var key in guessed) operation.Responses.Remove(key);
         foreach (var status in problems) operation.Responses[Key(status)] = await ProblemResponse(status, context, cancellationToken);
 
         if (Feature(description) is { } feature)
         {
             document.Tags ??= new HashSet<OpenApiTag>();
-            if (document.Tags.All(t => t.Name != feature)) document.Tags.Add(new OpenApiTag { Name = feature, Description = Describe(feature) });
+            if (document.Tags.All(t => t.Name != feature))
+                document.Tags.Add(new OpenApiTag { Name = feature, Description = Describe(feature) });
             operation.Tags = new HashSet<OpenApiTagReference> { new(feature, document) };
         }
 
@@ -79,7 +82,10 @@ internal sealed class OperationConventions : IOpenApiOperationTransformer
                 statuses.Add(StatusCodes.Status403Forbidden);
         }
         if (operation.RequestBody is not null)
-            statuses.UnionWith([StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType]);
+        {
+            statuses.UnionWith(
+                [StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType]);
+        }
         if (description.ParameterDescriptions.Any(p => p.Source == BindingSource.Query)) statuses.Add(StatusCodes.Status400BadRequest);
         if (description.ParameterDescriptions.Any(p => p.Source == BindingSource.Path)) statuses.Add(StatusCodes.Status404NotFound);
         foreach (var declared in metadata.OfType<ProducesProblemsAttribute>()) statuses.UnionWith(declared.Statuses);
@@ -107,14 +113,18 @@ internal sealed class OperationConventions : IOpenApiOperationTransformer
     private static bool RequiresToken(IList<object> metadata) =>
         metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any();
 
-    private static async Task<IOpenApiResponse> ProblemResponse(int status, OpenApiOperationTransformerContext context, CancellationToken ct)
+    private static async Task<IOpenApiResponse> ProblemResponse(
+        int status, OpenApiOperationTransformerContext context, CancellationToken ct)
     {
         // A 400 carries the field-level errors map; every other problem is a plain ProblemDetails (with extensions).
         var type = status == StatusCodes.Status400BadRequest ? typeof(HttpValidationProblemDetails) : typeof(ProblemDetails);
         var response = new OpenApiResponse
         {
             Description = Meaning(status),
-            Content = new Dictionary<string, OpenApiMediaType> { [ProblemJson] = new() { Schema = await SchemaReference(type, context, ct) } },
+            Content = new Dictionary<string, OpenApiMediaType>
+            {
+                [ProblemJson] = new() { Schema = await SchemaReference(type, context, ct) },
+            },
         };
         if (status == StatusCodes.Status429TooManyRequests)
         {

@@ -81,7 +81,10 @@ public class AppFixture : IAsyncLifetime
         await Host.DisposeAsync();
         await Fake.DisposeAsync();
         if (violations.Count > 0)
-            throw new InvalidOperationException($"{violations.Count} responses do not match the OpenAPI document:\n" + string.Join('\n', violations));
+        {
+            throw new InvalidOperationException(
+                $"{violations.Count} responses do not match the OpenAPI document:\n" + string.Join('\n', violations));
+        }
     }
 }
 

@@ -125,7 +125,8 @@ public sealed class OpenApiContract
         }
     }
 
-    private static bool IsJson(string mediaType) => mediaType == "application/json" || mediaType.EndsWith("+json", StringComparison.Ordinal);
+    private static bool IsJson(string mediaType) =>
+        mediaType == "application/json" || mediaType.EndsWith("+json", StringComparison.Ordinal);
 
     private static string Keys(JsonObject obj) => string.Join(", ", obj.Select(p => p.Key));
 }

@@ -74,9 +74,8 @@ public class OpenApiTests(AppFixture app)
         chat["text/event-stream"]!["schema"]!["type"]!.GetValue<string>().ShouldBe("string");
         Reference(Operation(document, "get", "/api/chat/history")["responses"]!["200"]!["content"]!["application/json"]!["schema"])
             .ShouldBe("ChatHistoryResponse");
-        Reference(Operation(document, "get", "/api/audit")["responses"]!["200"]!["content"]!["application/json"]!["schema"]).ShouldBe("AuditPage");
-        Reference(Operation(document, "get", "/api/projects/{id}/events")["responses"]!["200"]!["content"]!["application/json"]!["schema"]!["items"])
-            .ShouldBe("ProjectEvent");
+        Reference(OkJson(document, "get", "/api/audit")).ShouldBe("AuditPage");
+        Reference(OkJson(document, "get", "/api/projects/{id}/events")!["items"]).ShouldBe("ProjectEvent");
         Operation(document, "post", "/api/projects")["responses"]!.AsObject().ContainsKey("202").ShouldBeTrue();
         Operation(document, "post", "/api/user/api-keys")["responses"]!.AsObject().ContainsKey("201").ShouldBeTrue();
         document["components"]!["schemas"]!.AsObject().ContainsKey("IResult").ShouldBeFalse();
@@ -87,7 +86,10 @@ public class OpenApiTests(AppFixture app)
             foreach (var (status, response) in operation["responses"]!.AsObject().Where(r => r.Key.StartsWith('2') && r.Key != "204"))
             {
                 foreach (var (type, media) in response!["content"]!.AsObject())
-                    media!["schema"]!.ToJsonString().ShouldNotBe("{\"type\":\"object\"}", $"{method} {path} {status} {type} is a bare object");
+                {
+                    media!["schema"]!.ToJsonString()
+                        .ShouldNotBe("{\"type\":\"object\"}", $"{method} {path} {status} {type} is a bare object");
+                }
             }
         }
     }
@@ -174,10 +176,10 @@ public class OpenApiTests(AppFixture app)
         new OpenApiContract(text).CheckAll([me, anonymous, cleared]).ShouldBeEmpty();
 
         // A property of the wrong type: the body does not match.
-        Wrong(text, d => d["components"]!["schemas"]!["UserProfileResponse"]!["properties"]!["id"] = new JsonObject { ["type"] = "integer" })
+        Wrong(text, d => Schema(d, "UserProfileResponse")["properties"]!["id"] = new JsonObject { ["type"] = "integer" })
             .Check(me).ShouldHaveSingleItem().ShouldContain("/id");
         // A required property the answer lacks.
-        Wrong(text, d => d["components"]!["schemas"]!["UserProfileResponse"]!["required"]!.AsArray().Add("nickname"))
+        Wrong(text, d => Schema(d, "UserProfileResponse")["required"]!.AsArray().Add("nickname"))
             .Check(me).ShouldHaveSingleItem().ShouldContain("nickname");
         // An undeclared status.
         Wrong(text, d => d["paths"]!["/api/me"]!["get"]!["responses"]!.AsObject().Remove("401"))
@@ -329,7 +331,13 @@ public class OpenApiTests(AppFixture app)
 
     private static string? Reference(JsonNode? schema) => schema?["$ref"]?.GetValue<string>().Split('/')[^1];
 
-    private static List<string> Required(JsonNode? schema) => schema?["required"]?.AsArray().Select(r => r!.GetValue<string>()).ToList() ?? [];
+    private static List<string> Required(JsonNode? schema) =>
+        schema?["required"]?.AsArray().Select(r => r!.GetValue<string>()).ToList() ?? [];
+
+    private static JsonNode Schema(JsonObject document, string name) => document["components"]!["schemas"]![name]!;
+
+    private static JsonNode? OkJson(JsonObject document, string method, string path) =>
+        Operation(document, method, path)["responses"]!["200"]!["content"]!["application/json"]!["schema"];
 
     private static IEnumerable<JsonNode> Descendants(JsonNode node)
     {
