@@ -25,6 +25,7 @@ using Pantheon.Web.Chat;
 using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
+using Pantheon.Web.OpenApi;
 using Wolverine;
 using Wolverine.ErrorHandling;
 using Wolverine.Http;
@@ -58,7 +59,7 @@ public static class PantheonApp
         services.AddPantheonAuthentication(configuration);
         services.AddPantheonHealthChecks();
         services.AddProblemDetails();
-        services.AddOpenApi();
+        services.AddPantheonOpenApi();
         services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
         AddValidators(services);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
@@ -154,7 +155,7 @@ public static class PantheonApp
         app.UseAuthentication();
         app.UseAuthorization();
 
-        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapPantheonOpenApi();
         app.MapPantheonHealth();
         app.MapLiveUpdates();
         app.MapWolverineEndpoints(opts =>
@@ -179,5 +180,7 @@ public static class Json
         options.DictionaryKeyPolicy = null;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        // Numbers are numbers: the web defaults also read "42" as 42, which the OpenAPI document shows as integer | string.
+        options.NumberHandling = JsonNumberHandling.Strict;
     }
 }

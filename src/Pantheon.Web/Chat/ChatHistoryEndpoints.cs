@@ -6,6 +6,8 @@ using Pantheon.Projections.Chat;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Infrastructure;
+using Pantheon.Web.OpenApi;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Pantheon.Web.Chat;
@@ -21,6 +23,8 @@ public static class GetChatHistoryEndpoint
 
     /// <summary>Cursor paging by the turn's position in the conversation, like <c>/api/audit</c>.</summary>
     [WolverineGet("/api/chat/history", OperationId = "GetChatHistory")]
+    [ProducesResponseType<ChatHistoryResponse>(StatusCodes.Status200OK)]
+    [ProducesProblems(StatusCodes.Status404NotFound)]
     public static async Task<IResult> Get(Guid? project_id, long? after, int? limit, ClaimsPrincipal principal, IQuerySession session,
         CancellationToken ct)
     {
@@ -44,6 +48,8 @@ public static class GetChatHistoryEndpoint
 public static class ClearChatHistoryEndpoint
 {
     [WolverineDelete("/api/chat/history", OperationId = "ClearChatHistory")]
+    [ProducesResponseType(StatusCodes.Status204NoContent)]
+    [ProducesProblems(StatusCodes.Status404NotFound)]
     public static async Task<IResult> Delete(
         Guid? project_id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {

@@ -106,6 +106,7 @@ public sealed record CustomModelCreated(Guid Id, string ModelId, string Provider
 public static class RemoveCustomModelEndpoint
 {
     [WolverineDelete("/api/user/models/{id}", OperationId = "RemoveCustomModel")]
+    [ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> Delete(Guid id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var model = await session.LoadAsync<CustomModelView>(id, ct);

@@ -8,6 +8,8 @@ using Pantheon.Handlers.Chat;
 using Pantheon.Handlers.Settings;
 using Pantheon.Web.Auth;
 using Wolverine;
+using Pantheon.Web.OpenApi;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Pantheon.Web.Chat;
@@ -41,6 +43,11 @@ public sealed record ChatReply(Guid ConversationId, Guid MessageId, string Reply
 public static class SendChatEndpoint
 {
     [WolverinePost("/api/chat", OperationId = "SendChat")]
+    [ProducesResponseType<ChatReply>(StatusCodes.Status200OK)]
+    [ProducesEventStream("With `Accept: text/event-stream`: events `delta` ({\"text\"}), then `done` (conversation_id, message_id, "
+        + "model, finish_reason, usage) or, once streaming has begun, `error` ({\"status\", \"message\", \"limit\"}).")]
+    [ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity,
+        StatusCodes.Status502BadGateway, StatusCodes.Status504GatewayTimeout)]
     public static async Task<IResult> Post(
         SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context)
     {
