@@ -17,7 +17,7 @@
 set -euo pipefail
 
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-PANTHEON_STATE="$ROOT/.pantheon"
+PANTHEON_STATE="$(readlink -f "$ROOT/.pantheon")"   # resolved: a worktree may link it to a shared one
 
 PANTHEON_PG_PORT="${PANTHEON_PG_PORT:-5433}"
 PANTHEON_PG_DB="${PANTHEON_PG_DB:-pantheon}"
