@@ -7,6 +7,7 @@ using Microsoft.Extensions.AI;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
+using Pantheon.Handlers.Budgets;
 using Pantheon.Handlers.Chat;
 using Pantheon.Handlers.Keys;
 using Pantheon.Projections.Keys;
@@ -14,6 +15,7 @@ using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
+using Pantheon.Web.Budgets;
 using Pantheon.Web.Infrastructure;
 using Wolverine.Http;
 
@@ -52,7 +54,7 @@ public static class SendChatEndpoint
     /// </summary>
     [WolverinePost("/api/chat", OperationId = "SendChat")]
     public static async Task<IResult> Post(SendChat command, ClaimsPrincipal principal, HttpContext http, IDocumentStore store,
-        ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
+        ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time, BudgetLedger ledger)
     {
         var userId = principal.UserId();
         var ct = http.RequestAborted;
@@ -107,11 +109,19 @@ public static class SendChatEndpoint
             .Append(new ChatMessage(ChatRole.User, command.Message!))
             .ToList();
 
+        // Budget: hold the turn's worst case before anything is recorded or sent (402 when it does not fit). The hold is
+        // settled to the real usage when the reply is recorded; `await using` gives it back on every other way out.
+        var estimate = ledger.Estimate(messages.Select(m => m.Text), parameters.MaxTokens);
+        var budget = await ledger.Reserve(userId, estimate, ct);
+        if (budget.Refused is { } refused) return BudgetEndpoints.OverBudget(refused, estimate);
+        await using var reservation = budget.Reservation;
+
         var messageId = Guid.CreateVersion7();
         await Record(store, conversationId, CancellationToken.None,
             new MessageSent(conversationId, messageId, userId, command.ProjectId, command.Message!, modelId, time.GetUtcNow()));
 
-        var call = new ProviderCall(store, client, messages, Options(parameters), conversationId, messageId, userId, provider, modelId, keyId, defaults, time);
+        var call = new ProviderCall(store, client, messages, Options(parameters), conversationId, messageId, userId, provider, modelId, keyId, defaults, time,
+            reservation); // budget
         return http.WantsEventStream() ? await call.StreamAsync(http) : await call.CompleteAsync(ct);
     }
 
@@ -158,7 +168,7 @@ public static class SendChatEndpoint
 /// <summary>One provider call and what it records, as a complete JSON answer or as server-sent events.</summary>
 internal sealed record ProviderCall(
     IDocumentStore Store, IChatClient Client, List<ChatMessage> Messages, ChatOptions Options, Guid ConversationId, Guid MessageId,
-    string UserId, string Provider, string Model, Guid? KeyId, ChatDefaults Defaults, TimeProvider Time)
+    string UserId, string Provider, string Model, Guid? KeyId, ChatDefaults Defaults, TimeProvider Time, BudgetReservation? Budget)
 {
     public async Task<IResult> CompleteAsync(CancellationToken ct)
     {
@@ -243,6 +253,8 @@ internal sealed record ProviderCall(
     private async Task<ChatUsage> Received(string text, string? finish, UsageDetails? usage, long latency, bool interrupted)
     {
         var (tokensIn, tokensOut) = (usage?.InputTokenCount ?? 0, usage?.OutputTokenCount ?? 0);
+        // Budget: the provider has spent these tokens whether or not the record below commits, so they count first.
+        if (Budget is not null) await Budget.Settle(usage is null ? null : tokensIn + tokensOut, text.Length);
         var now = Time.GetUtcNow();
         await SendChatEndpoint.Record(Store, ConversationId, CancellationToken.None,
             new ReplyReceived(ConversationId, MessageId, text, Model, interrupted ? "interrupted" : finish, tokensIn, tokensOut, latency, interrupted, now),

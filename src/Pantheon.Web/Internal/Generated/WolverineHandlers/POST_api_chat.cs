@@ -3,6 +3,7 @@
 using FluentValidation;
 using Marten;
 using Microsoft.AspNetCore.Routing;
+using Pantheon.Handlers.Budgets;
 using Pantheon.Handlers.Chat;
 using Pantheon.Handlers.Settings;
 using System;
@@ -18,16 +19,18 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> _validatorOfSendChat;
         private readonly Marten.IDocumentStore _documentStore;
+        private readonly Pantheon.Handlers.Budgets.BudgetLedger _budgetLedger;
         private readonly Pantheon.Handlers.Chat.ChatClients _chatClients;
         private readonly Pantheon.Handlers.Chat.ProviderKeys _providerKeys;
         private readonly Pantheon.Handlers.Settings.ChatDefaults _chatDefaults;
         private readonly System.TimeProvider _timeProvider;
 
-        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Marten.IDocumentStore documentStore, Pantheon.Handlers.Chat.ChatClients chatClients, Pantheon.Handlers.Chat.ProviderKeys providerKeys, Pantheon.Handlers.Settings.ChatDefaults chatDefaults, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
+        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Marten.IDocumentStore documentStore, Pantheon.Handlers.Budgets.BudgetLedger budgetLedger, Pantheon.Handlers.Chat.ChatClients chatClients, Pantheon.Handlers.Chat.ProviderKeys providerKeys, Pantheon.Handlers.Settings.ChatDefaults chatDefaults, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfSendChat = validatorOfSendChat;
             _documentStore = documentStore;
+            _budgetLedger = budgetLedger;
             _chatClients = chatClients;
             _providerKeys = providerKeys;
             _chatDefaults = chatDefaults;
@@ -53,7 +56,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _documentStore, _providerKeys, _chatClients, _chatDefaults, _timeProvider).ConfigureAwait(false);
+            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _documentStore, _providerKeys, _chatClients, _chatDefaults, _timeProvider, _budgetLedger).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
