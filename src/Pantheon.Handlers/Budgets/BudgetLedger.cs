@@ -82,8 +82,9 @@ public sealed class BudgetLedger
             """, userId, BudgetStreams.For(userId), BudgetStreams.Default, BudgetRules.MonthOf(now)));
         await using var reader = await batch.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
-        return new BudgetStatus(reader.IsDBNull(0) ? null : reader.GetInt64(0), Enum.Parse<BudgetSource>(reader.GetString(1), ignoreCase: true),
-            reader.GetInt64(2), reader.GetInt64(3), BudgetRules.ResetsAt(now));
+        var source = Enum.Parse<BudgetSource>(reader.GetString(1), ignoreCase: true);
+        var budget = reader.IsDBNull(0) ? (long?)null : reader.GetInt64(0);
+        return new BudgetStatus(budget, source, reader.GetInt64(2), reader.GetInt64(3), BudgetRules.ResetsAt(now));
     }
 
     private async Task Finish(BudgetReservation reservation, long spent, CancellationToken ct)
@@ -154,7 +155,8 @@ public sealed class BudgetReservation : IAsyncDisposable
     public BudgetEstimate Estimate { get; }
 
     /// <summary>Settles with the provider's token count (null when it reported none) and the reply's length.</summary>
-    public Task Settle(long? reportedTokens, int replyCharacters) => _ledger.Settle(this, reportedTokens, replyCharacters, CancellationToken.None);
+    public Task Settle(long? reportedTokens, int replyCharacters) =>
+        _ledger.Settle(this, reportedTokens, replyCharacters, CancellationToken.None);
 
     public ValueTask DisposeAsync() => new(_ledger.Release(this, CancellationToken.None));
 

@@ -36,8 +36,9 @@ public static class BudgetEndpoints
     public static IResult OverBudget(BudgetStatus status, BudgetEstimate estimate) => Results.Problem(
         statusCode: StatusCodes.Status402PaymentRequired,
         title: "Monthly token budget exhausted",
-        detail: $"This message may use up to {estimate.Total} tokens, and {status.Remaining} of the monthly budget of {status.MonthlyTokens} "
-            + $"tokens are left ({status.Spent} spent, {status.Reserved} reserved). The budget resets at {status.ResetsAt:yyyy-MM-dd'T'HH:mm:ss'Z'}.",
+        detail: $"This message may use up to {estimate.Total} tokens, and {status.Remaining} of the monthly budget of "
+            + $"{status.MonthlyTokens} tokens are left ({status.Spent} spent, {status.Reserved} reserved). "
+            + $"The budget resets at {status.ResetsAt:yyyy-MM-dd'T'HH:mm:ss'Z'}.",
         extensions: new Dictionary<string, object?>
         {
             ["limit"] = LimitName, ["budget"] = status.MonthlyTokens, ["spent"] = status.Spent, ["reserved"] = status.Reserved,

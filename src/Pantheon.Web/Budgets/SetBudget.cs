@@ -30,16 +30,21 @@ public static class SetBudgetEndpoint
     /// <summary>The default budget of every user without one of their own; <c>pantheon-admin</c> only.</summary>
     [WolverinePut("/api/admin/budgets/default", OperationId = "SetDefaultBudget")]
     [Authorize(Roles = AuthSettings.AdminRole)]
-    public static Task<BudgetLimitResponse> PutDefault(SetBudget command, IDocumentSession session, TimeProvider time, CancellationToken ct) =>
+    public static Task<BudgetLimitResponse> PutDefault(
+        SetBudget command, IDocumentSession session, TimeProvider time, CancellationToken ct) =>
         Set(null, command, session, time, ct);
 
-    /// <summary>One user's budget (the token's <c>sub</c>; the literal <c>default</c> is the default's route); <c>pantheon-admin</c> only.</summary>
+    /// <summary>
+    /// One user's budget (the token's <c>sub</c>; the literal <c>default</c> is the default's route); <c>pantheon-admin</c> only.
+    /// </summary>
     [WolverinePut("/api/admin/budgets/{user}", OperationId = "SetUserBudget")]
     [Authorize(Roles = AuthSettings.AdminRole)]
-    public static Task<BudgetLimitResponse> Put(string user, SetBudget command, IDocumentSession session, TimeProvider time, CancellationToken ct) =>
+    public static Task<BudgetLimitResponse> Put(
+        string user, SetBudget command, IDocumentSession session, TimeProvider time, CancellationToken ct) =>
         Set(user, command, session, time, ct);
 
-    private static async Task<BudgetLimitResponse> Set(string? user, SetBudget command, IDocumentSession session, TimeProvider time, CancellationToken ct)
+    private static async Task<BudgetLimitResponse> Set(
+        string? user, SetBudget command, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var stream = await session.Events.FetchForWriting<Budget>(BudgetStreams.For(user), ct);
         var events = BudgetDecider.Set(stream.Aggregate, user, command.MonthlyTokens, time.GetUtcNow());

@@ -14,7 +14,8 @@ public class BudgetRulesTests
     [Fact]
     public void the_estimate_is_characters_over_four_rounded_up_plus_four_per_message_plus_max_tokens()
     {
-        var estimate = BudgetRules.Estimate(["hello", "a reply of 17 ch.", "x"], maxTokens: 50, assumedMaxTokens: 4096, charactersPerToken: 4);
+        var estimate = BudgetRules.Estimate(["hello", "a reply of 17 ch.", "x"], maxTokens: 50, assumedMaxTokens: 4096,
+            charactersPerToken: 4);
         estimate.ShouldBe(new BudgetEstimate(6 + 3 * 4, 50)); // 23 characters -> 6 tokens
         estimate.Total.ShouldBe(68);
     }

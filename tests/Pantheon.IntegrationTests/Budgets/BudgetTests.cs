@@ -27,12 +27,16 @@ public class BudgetTests(AppFixture app)
     public async Task twenty_chats_at_once_against_a_budget_for_five_let_at_most_five_reach_the_provider()
     {
         // Each turn really costs its whole reservation, so turns that finish never free room for another.
-        app.Fake.Behavior = new FakeBehavior { InputTokens = 5, OutputTokens = (int)TurnEstimate - 5, Delay = TimeSpan.FromMilliseconds(300) };
+        app.Fake.Behavior = new FakeBehavior
+        {
+            InputTokens = 5, OutputTokens = (int)TurnEstimate - 5, Delay = TimeSpan.FromMilliseconds(300),
+        };
         var (user, token, key) = await NewUserWithKey();
         await SetBudget(user, 5 * TurnEstimate);
         var conversations = await UsageTests.Conversations(app, user, 20);
 
-        var statuses = await Task.WhenAll(conversations.Select(project => UsageTests.ChatStatus(app, token, project, "openai/gpt-4o", MaxTokens)));
+        var statuses = await Task.WhenAll(
+            conversations.Select(project => UsageTests.ChatStatus(app, token, project, "openai/gpt-4o", MaxTokens)));
         app.Fake.Behavior = new FakeBehavior();
 
         var ran = statuses.Count(s => s == 200);
@@ -112,17 +116,19 @@ public class BudgetTests(AppFixture app)
         await app.Host.Send(HttpMethod.Put, $"/api/admin/budgets/{user}", token, new { monthly_tokens = 1_000_000 }, status: 403);
         await app.Host.Send(HttpMethod.Put, "/api/admin/budgets/default", token, new { monthly_tokens = 1_000_000 }, status: 403);
         await app.Host.Send(HttpMethod.Get, $"/api/admin/budgets/{user}", token, status: 403);
-        await app.Host.ShouldRejectField(HttpMethod.Put, $"/api/admin/budgets/{user}", Admin, """{"monthly_tokens":-1}""", "monthly_tokens");
+        await app.Host.ShouldRejectField(
+            HttpMethod.Put, $"/api/admin/budgets/{user}", Admin, """{"monthly_tokens":-1}""", "monthly_tokens");
 
         await SetBudget(user, 500);
         await SetBudget(user, 500); // unchanged: no event
         await SetBudget(user, 700);
         (await app.Host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();
-        var entries = (await app.Host.GetJson<JsonElement>("/api/audit?type=budget_set&limit=500", Admin)).GetProperty("entries")
-            .EnumerateArray().Where(e => e.GetProperty("summary").GetString()!.Contains(user)).ToList();
+        var entries = (await app.Host.GetJson<JsonElement>("/api/audit?type=budget_set&limit=500", Admin))
+            .GetProperty("entries").EnumerateArray().Where(e => e.GetProperty("summary").GetString()!.Contains(user)).ToList();
         entries.Select(e => e.GetProperty("summary").GetString()).ShouldBe(
             [$"monthly budget of {user} set to 500 tokens", $"monthly budget of {user} set to 700 tokens"]);
-        entries.ShouldAllBe(e => e.GetProperty("user_id").GetString() != user && !string.IsNullOrEmpty(e.GetProperty("user_id").GetString()));
+        // Recorded as the operator's doing, with their id.
+        entries.Select(e => e.GetProperty("user_id").GetString()).ShouldAllBe(id => !string.IsNullOrEmpty(id) && id != user);
     }
 
     [Fact]
@@ -155,10 +161,11 @@ public class BudgetTests(AppFixture app)
             else decision.Refused.ShouldNotBeNull().Remaining.ShouldBe(0);
         }));
         held.Count.ShouldBe(7);
-        (await one.Read(user, default)).ShouldBe(new BudgetStatus(700, BudgetSource.User, 0, 700, BudgetRules.ResetsAt(DateTimeOffset.UtcNow)));
+        var resetsAt = BudgetRules.ResetsAt(DateTimeOffset.UtcNow);
+        (await one.Read(user, default)).ShouldBe(new BudgetStatus(700, BudgetSource.User, 0, 700, resetsAt));
 
         await Task.WhenAll(held.Select((r, i) => i == 0 ? r.Settle(null, 40) : r.Settle(60, 0)));
-        (await two.Read(user, default)).ShouldBe(new BudgetStatus(700, BudgetSource.User, 10 + 10 + 6 * 60, 0, BudgetRules.ResetsAt(DateTimeOffset.UtcNow)));
+        (await two.Read(user, default)).ShouldBe(new BudgetStatus(700, BudgetSource.User, 10 + 10 + 6 * 60, 0, resetsAt));
         await held.First().DisposeAsync(); // settled already: releasing is a no-op
         (await one.Read(user, default)).Spent.ShouldBe(380);
     }
@@ -170,7 +177,8 @@ public class BudgetTests(AppFixture app)
         await SetBudget(user, 1_000);
         var clock = new Clock(DateTimeOffset.UtcNow);
         var ledger = Ledger(clock, new BudgetSettings { ReservationTimeoutSeconds = 60 });
-        (await ledger.Reserve(user, new BudgetEstimate(100, 800), default)).Reservation.ShouldNotBeNull(); // never settled: the process "died"
+        // Never settled: the process "died".
+        (await ledger.Reserve(user, new BudgetEstimate(100, 800), default)).Reservation.ShouldNotBeNull();
         (await ledger.Reserve(user, new BudgetEstimate(100, 800), default)).Refused.ShouldNotBeNull().Reserved.ShouldBe(900);
 
         clock.Now += TimeSpan.FromSeconds(61);
@@ -201,6 +209,6 @@ public class BudgetTests(AppFixture app)
         app.Host.Send(HttpMethod.Put, $"/api/admin/budgets/{user}", Admin, new { monthly_tokens = tokens });
 
     private Task<IScenarioResult> Chat(string token, int status) =>
-        app.Host.Send(HttpMethod.Post, "/api/chat", token, new { message = "hi", model = "openai/gpt-4o", model_parameters = new { max_tokens = MaxTokens } },
-            status: status);
+        app.Host.Send(HttpMethod.Post, "/api/chat", token,
+            new { message = "hi", model = "openai/gpt-4o", model_parameters = new { max_tokens = MaxTokens } }, status: status);
 }

@@ -19,7 +19,8 @@ public class UsageTests(AppFixture app)
         app.Fake.Behavior = new FakeBehavior { InputTokens = 5, OutputTokens = 3, Delay = TimeSpan.FromMilliseconds(200) };
         var user = TestSettings.NewUser();
         var token = TestSettings.TokenFor(user);
-        await app.Host.Send(HttpMethod.Post, "/api/user/api-keys", token, new { name = "k", provider = "openai", key = "sk-usage-burst-1234" }, status: 201);
+        await app.Host.Send(HttpMethod.Post, "/api/user/api-keys", token,
+            new { name = "k", provider = "openai", key = "sk-usage-burst-1234" }, status: 201);
         var conversations = await Conversations(app, user, 20);
 
         var statuses = await Task.WhenAll(conversations.Select(project => ChatStatus(app, token, project, "openai/gpt-4o")));
@@ -35,7 +36,8 @@ public class UsageTests(AppFixture app)
         usage.GetProperty("by_key").EnumerateArray().ShouldHaveSingleItem().GetProperty("total_tokens").GetInt64().ShouldBe(160);
 
         // The answer is the projection's one row, not a scan of the twenty raw events.
-        var rows = await app.Host.Services.GetRequiredService<UsageTotals>().For(app.Host.Services.GetRequiredService<NpgsqlDataSource>(), user, default);
+        var db = app.Host.Services.GetRequiredService<NpgsqlDataSource>();
+        var rows = await app.Host.Services.GetRequiredService<UsageTotals>().For(db, user, default);
         rows.ShouldHaveSingleItem().ShouldBe(rows[0] with { Requests = 20, TokensIn = 100, TokensOut = 60 });
     }
 
@@ -73,7 +75,10 @@ public class UsageTests(AppFixture app)
         await using var session = app.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession();
         var ids = Enumerable.Range(0, count).Select(_ => Guid.CreateVersion7()).ToList();
         foreach (var id in ids)
-            session.Events.StartStream(id, new ProjectRequested(id, user, $"conversation {id:N}", ProjectOs.Windows11, DateTimeOffset.UtcNow));
+        {
+            var requested = new ProjectRequested(id, user, $"conversation {id:N}", ProjectOs.Windows11, DateTimeOffset.UtcNow);
+            session.Events.StartStream(id, requested);
+        }
         await session.SaveChangesAsync();
         return ids;
     }
@@ -83,7 +88,8 @@ public class UsageTests(AppFixture app)
         var result = await app.Host.Scenario(x =>
         {
             x.WithBearerToken(token);
-            x.Post.Json(new { message = "hi", project_id = project, model, model_parameters = new { max_tokens = maxTokens } }).ToUrl("/api/chat");
+            x.Post.Json(new { message = "hi", project_id = project, model, model_parameters = new { max_tokens = maxTokens } })
+                .ToUrl("/api/chat");
             x.IgnoreStatusCode();
         });
         return result.Context.Response.StatusCode;
