@@ -9,6 +9,7 @@ using Npgsql;
 using Pantheon.Domain.Keys;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
+using Pantheon.Handlers.Budgets;
 using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
 using Pantheon.Handlers.Projects;
@@ -55,6 +56,7 @@ public static class PantheonApp
         AddProjects(services, configuration);
         services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
+        services.AddBudgets(configuration);
 
         services.AddPantheonAuthentication(configuration);
         services.AddPantheonHealthChecks();
@@ -64,10 +66,14 @@ public static class PantheonApp
         AddValidators(services);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
 
+        var schema = configuration["Marten:Schema"] ?? "pantheon";
+        var usage = new UsageTotals(schema);
+        services.AddSingleton(usage);
+
         services.AddMarten(opts =>
         {
             opts.Connection(connectionString);
-            opts.DatabaseSchemaName = configuration["Marten:Schema"] ?? "pantheon";
+            opts.DatabaseSchemaName = schema;
             opts.UseSystemTextJsonForSerialization(Weasel.Core.EnumStorage.AsString, Weasel.Core.Casing.Default);
 
             opts.Events.MetadataConfig.CorrelationIdEnabled = true;
@@ -83,6 +89,9 @@ public static class PantheonApp
 
             opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
             opts.AddChat();
+            opts.Projections.Add(new UsageTotalsProjection(usage), ProjectionLifecycle.Inline);
+            foreach (var table in usage.Tables()) opts.Storage.ExtendedSchemaObjects.Add(table);
+            opts.AddBudgets();
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");

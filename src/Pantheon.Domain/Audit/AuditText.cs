@@ -1,3 +1,4 @@
+using Pantheon.Domain.Budgets;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Keys;
 using Pantheon.Domain.Projects;
@@ -31,6 +32,8 @@ public static class AuditText
         ChatCleared => "conversation cleared",
         CustomModelAdded e => $"custom model {e.ModelId} added at {e.Endpoint}",
         CustomModelRemoved e => $"custom model {e.Id} removed",
+        BudgetSet e => $"{(e.UserId is null ? "default monthly budget" : $"monthly budget of {e.UserId}")} "
+            + (e.MonthlyTokens is { } tokens ? $"set to {tokens} tokens" : "removed"),
         _ => data.GetType().Name,
     };
 

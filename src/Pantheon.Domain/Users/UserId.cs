@@ -16,6 +16,9 @@ public static class UserId
     /// <summary>The stream of the user's settings.</summary>
     public static Guid SettingsStreamFor(string subject) => Derive("settings", subject);
 
+    /// <summary>The stream of the user's own monthly token budget.</summary>
+    public static Guid BudgetStreamFor(string subject) => Derive("budget", subject);
+
     /// <summary>The stream of the user's conversation, general (no project) or about one project.</summary>
     public static Guid ConversationStreamFor(string subject, Guid? projectId) =>
         Derive(projectId is null ? "conversation" : $"conversation:{projectId:D}", subject);

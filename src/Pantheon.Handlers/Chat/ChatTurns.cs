@@ -2,9 +2,11 @@ using System.Diagnostics;
 using System.Text;
 using Marten;
 using Microsoft.Extensions.AI;
+using Pantheon.Domain.Budgets;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
+using Pantheon.Handlers.Budgets;
 using Pantheon.Handlers.Keys;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
@@ -13,8 +15,14 @@ using Pantheon.Projections.Projects;
 
 namespace Pantheon.Handlers.Chat;
 
-/// <summary>A turn's start: refused (nothing recorded), or its message recorded and the provider call ready to run.</summary>
-public sealed record TurnStart(TurnRefused? Refused, ProviderTurn? Call);
+/// <summary>
+/// A turn's start: refused (nothing recorded), over the user's monthly budget (nothing recorded), or its worst case held,
+/// its message recorded and the provider call ready to run.
+/// </summary>
+public sealed record TurnStart(TurnRefused? Refused, ProviderTurn? Call, OverBudget? OverBudget = null);
+
+/// <summary>The turn's worst case does not fit the user's month as it stands.</summary>
+public sealed record OverBudget(BudgetStatus Status, BudgetEstimate Estimate);
 
 /// <summary>How a turn ended: the reply as recorded, or the provider's failure as recorded.</summary>
 public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failure);
@@ -24,7 +32,8 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// then (in <see cref="ProviderTurn"/>) the provider call and the recorded outcome.
 /// </summary>
 public sealed class ChatTurns(
-    IDocumentStore store, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
+    IDocumentStore store, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, BudgetLedger budgets,
+    TimeProvider time)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
     private readonly string _contextSql =
@@ -70,10 +79,23 @@ public sealed class ChatTurns(
             ? clients.ForEndpoint(endpoint, turn.Target.Model, key?.Secret)
             : clients.ForProvider(turn.Target.Provider, turn.Target.Model, key?.Secret);
 
+        // The turn's worst case is held before anything is recorded or sent, so concurrent turns cannot overspend.
+        var estimate = budgets.Estimate([.. turn.Context.Select(t => t.Content), turn.Message], turn.Parameters.MaxTokens);
+        var hold = await budgets.Reserve(userId, estimate, ct);
+        if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
+
         // The message is kept even when the provider never answers. This commit and the call could overlap.
         var appender = new ConversationAppender(store, conversationId, userId, correlationId, version);
-        await appender.AppendAsync([sent], CancellationToken.None);
-        return new TurnStart(null, new ProviderTurn(turn, client, appender, defaults, time));
+        try
+        {
+            await appender.AppendAsync([sent], CancellationToken.None);
+        }
+        catch
+        {
+            await hold.Reservation!.DisposeAsync(); // nothing was sent: the hold goes back, and the failure goes on up
+            throw;
+        }
+        return new TurnStart(null, new ProviderTurn(turn, client, appender, hold.Reservation!, defaults, time));
     }
 }
 
@@ -85,11 +107,13 @@ public sealed class ProviderTurn
 {
     private readonly IChatClient _client;
     private readonly ConversationAppender _appender;
+    private readonly BudgetReservation _budget;
     private readonly ChatDefaults _limits;
     private readonly TimeProvider _time;
 
-    internal ProviderTurn(Turn turn, IChatClient client, ConversationAppender appender, ChatDefaults limits, TimeProvider time) =>
-        (Turn, _client, _appender, _limits, _time) = (turn, client, appender, limits, time);
+    internal ProviderTurn(Turn turn, IChatClient client, ConversationAppender appender, BudgetReservation budget, ChatDefaults limits,
+        TimeProvider time) =>
+        (Turn, _client, _appender, _budget, _limits, _time) = (turn, client, appender, budget, limits, time);
 
     public Turn Turn { get; }
 
@@ -99,14 +123,22 @@ public sealed class ProviderTurn
     /// </summary>
     public async Task<TurnOutcome> RunAsync(Func<string, Task>? onDelta, CancellationToken clientGone)
     {
-        // Budgets: the reservation of this turn's worst case goes here, before the provider call.
+        // The hold is settled to what the reply cost; on any other way out (a failure, an exception) it goes back.
+        await using var budget = _budget;
         var outcome = await CallAsync(onDelta, clientGone);
         var now = _time.GetUtcNow();
-        var events = outcome.Reply is { } reply
-            ? TurnDecider.Replied(Turn, reply, now)
-            : TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
+        object[] events;
+        if (outcome.Reply is { } reply)
+        {
+            // The provider has spent these tokens whether or not the record below commits, so they count first.
+            await budget.Settle(reply.TokensIn + reply.TokensOut is > 0 and var tokens ? tokens : null, reply.Text.Length);
+            events = TurnDecider.Replied(Turn, reply, now);
+        }
+        else
+        {
+            events = TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
+        }
         await _appender.AppendAsync(events, CancellationToken.None);
-        // Budgets: settle the reservation to the recorded usage here.
         return outcome;
     }
 

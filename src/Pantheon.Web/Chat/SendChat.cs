@@ -55,6 +55,7 @@ public static class SendChatEndpoint
         var correlationId = context.CorrelationId is { Length: > 0 } id ? id : Guid.CreateVersion7().ToString();
         var start = await turns.StartAsync(message, correlationId, http.RequestAborted);
         if (start.Refused is { } refused) return Refusal(refused);
+        if (start.OverBudget is { } over) return Budgets.BudgetEndpoints.OverBudget(over.Status, over.Estimate);
         return http.WantsEventStream() ? await Stream(start.Call!, http) : Json(await start.Call!.RunAsync(null, http.RequestAborted));
     }
 

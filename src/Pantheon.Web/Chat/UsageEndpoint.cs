@@ -1,6 +1,6 @@
 using System.Security.Claims;
-using Marten;
-using Pantheon.Domain.Chat;
+using Npgsql;
+using Pantheon.Projections.Chat;
 using Pantheon.Web.Auth;
 using Wolverine.Http;
 
@@ -10,22 +10,38 @@ public sealed record UsageLine(string Provider, string Model, long Requests, lon
 
 public sealed record KeyUsageLine(Guid? KeyId, string Provider, long Requests, long InputTokens, long OutputTokens, long TotalTokens);
 
-public sealed record UsageResponse(long Requests, long InputTokens, long OutputTokens, long TotalTokens, IReadOnlyList<UsageLine> ByModel, IReadOnlyList<KeyUsageLine> ByKey);
+public sealed record UsageResponse(
+    long Requests, long InputTokens, long OutputTokens, long TotalTokens, IReadOnlyList<UsageLine> ByModel,
+    IReadOnlyList<KeyUsageLine> ByKey);
 
 public static class UsageEndpoint
 {
-    /// <summary>Sums the caller's <see cref="UsageRecorded"/> events; <c>key_id</c> null is the system's key (or none).</summary>
+    /// <summary>
+    /// The caller's usage from the <see cref="UsageTotals"/> projection: a few rows per user, however many turns they
+    /// add up; <c>key_id</c> null is the system's key (or none).
+    /// </summary>
     [WolverineGet("/api/user/usage", OperationId = "GetUsage")]
-    public static async Task<UsageResponse> Get(ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    public static async Task<UsageResponse> Get(ClaimsPrincipal principal, UsageTotals usage, NpgsqlDataSource db, CancellationToken ct)
     {
-        var userId = principal.UserId();
-        var records = await session.Events.QueryRawEventDataOnly<UsageRecorded>().Where(u => u.UserId == userId).ToListAsync(ct);
-        return new UsageResponse(records.Count, records.Sum(r => r.TokensIn), records.Sum(r => r.TokensOut), records.Sum(r => r.TokensIn + r.TokensOut),
-            records.GroupBy(r => (r.Provider, r.Model)).OrderBy(g => g.Key.Provider).ThenBy(g => g.Key.Model)
-                .Select(g => new UsageLine(g.Key.Provider, g.Key.Model, g.Count(), g.Sum(r => r.TokensIn), g.Sum(r => r.TokensOut), g.Sum(r => r.TokensIn + r.TokensOut)))
+        var rows = await usage.For(db, principal.UserId(), ct);
+        var (requests, tokensIn, tokensOut) = Sum(rows);
+        return new UsageResponse(requests, tokensIn, tokensOut, tokensIn + tokensOut,
+            rows.GroupBy(r => (r.Provider, r.Model)).OrderBy(g => g.Key.Provider).ThenBy(g => g.Key.Model)
+                .Select(g =>
+                {
+                    var (n, i, o) = Sum(g.ToList());
+                    return new UsageLine(g.Key.Provider, g.Key.Model, n, i, o, i + o);
+                })
                 .ToList(),
-            records.GroupBy(r => (r.KeyId, r.Provider)).OrderBy(g => g.Key.Provider)
-                .Select(g => new KeyUsageLine(g.Key.KeyId, g.Key.Provider, g.Count(), g.Sum(r => r.TokensIn), g.Sum(r => r.TokensOut), g.Sum(r => r.TokensIn + r.TokensOut)))
+            rows.GroupBy(r => (r.KeyId, r.Provider)).OrderBy(g => g.Key.Provider)
+                .Select(g =>
+                {
+                    var (n, i, o) = Sum(g.ToList());
+                    return new KeyUsageLine(g.Key.KeyId, g.Key.Provider, n, i, o, i + o);
+                })
                 .ToList());
     }
+
+    private static (long Requests, long TokensIn, long TokensOut) Sum(IReadOnlyList<UsageTotal> rows) =>
+        (rows.Sum(r => r.Requests), rows.Sum(r => r.TokensIn), rows.Sum(r => r.TokensOut));
 }
