@@ -49,7 +49,9 @@ public static class PantheonApp
         services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsProduction()));
         services.AddSingleton<IProviderKeyCipher, ProviderKeyCipher>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults());
+        var chat = configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults();
+        services.AddSingleton(chat);
+        services.AddSingleton(DestinationPolicy.From(chat.AllowedPrivateNetworks));
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
         DockerSettings.AddDockerEngine(services, configuration);
         AddProjects(services, configuration);

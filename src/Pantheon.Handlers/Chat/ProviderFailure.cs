@@ -10,6 +10,7 @@ public sealed record ProviderFailure(int Status, int? ProviderStatus, string Mes
     public static ProviderFailure? From(Exception e, string provider, bool timedOut)
     {
         if (timedOut) return new ProviderFailure(504, null, $"{provider} did not answer in time.", null);
+        if (Refused(e)) return new ProviderFailure(502, null, $"{provider}: {Domain.Chat.DestinationPolicy.NotAllowed}.", null);
         var (status, message, retryAfter) = e switch
         {
             ProviderHttpException p => ((int?)p.Status, p.Message, p.RetryAfter),
@@ -22,9 +23,17 @@ public sealed record ProviderFailure(int Status, int? ProviderStatus, string Mes
         {
             401 or 403 => new ProviderFailure(502, status, $"{provider} refused the API key: {message}", null),
             429 => new ProviderFailure(429, status, $"{provider} is rate limiting: {message}", retryAfter),
-            null => new ProviderFailure(502, null, $"{provider} could not be reached: {message}", null),
+            // The socket's own words (addresses, "connection refused") would make chat a port scanner: none go out.
+            null => new ProviderFailure(502, null, $"{provider} could not be reached.", null),
             _ => new ProviderFailure(502, status, $"{provider} answered {status}: {message}", null),
         };
+    }
+
+    private static bool Refused(Exception e)
+    {
+        for (Exception? current = e; current is not null; current = current.InnerException)
+            if (current is DestinationNotAllowedException) return true;
+        return false;
     }
 
     private static TimeSpan? RetryAfterOf(ClientResultException e)
