@@ -20,6 +20,7 @@ using Pantheon.Projections.Projects;
 using JasperFx;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Keys;
+using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
 using Pantheon.Web.Live;
@@ -46,7 +47,7 @@ public static class PantheonApp
         var connectionString = configuration.GetConnectionString(ConnectionStringName)
             ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured.");
 
-        services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsProduction()));
+        services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsDevelopment()));
         services.AddSingleton<IProviderKeyCipher, ProviderKeyCipher>();
         services.AddSingleton(TimeProvider.System);
         var chat = configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults();
@@ -59,7 +60,7 @@ public static class PantheonApp
         services.AddSingleton<ChatClients>();
         services.AddLiveUpdates(configuration);
 
-        services.AddPantheonAuthentication(configuration);
+        services.AddPantheonAuthentication(configuration, environment);
         services.AddPantheonHealthChecks();
         services.AddProblemDetails();
         services.AddOpenApi();
@@ -152,6 +153,7 @@ public static class PantheonApp
     {
         app.UseExceptionHandler();
         // The operations page: plain static files, signed in with a pasted token.
+        app.UseAdminPageHeaders();
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseStatusCodePages();
