@@ -185,7 +185,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
     {
         var created = await Call($"Creating container {spec.Name} from {spec.Image}", async t =>
         {
-            try { return await docker.Containers.CreateContainerAsync(ContainerParameters(spec), t); }
+            try { return await docker.Containers.CreateContainerAsync(await ContainerParameters(spec, t), t); }
             catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict) { return null; }
         }, ct);
         if (created is not null)
@@ -196,8 +196,9 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             ?? throw new VmHostException($"Container {spec.Name} was created but cannot be found.", transient: true);
     }
 
-    private CreateContainerParameters ContainerParameters(ContainerSpec spec)
+    private async Task<CreateContainerParameters> ContainerParameters(ContainerSpec spec, CancellationToken ct)
     {
+        var cpus = spec.Cpus is { } wanted ? Math.Min(wanted, await EngineCpusAsync(ct)) : 0;
         var ports = spec.Ports.ToDictionary(p => $"{p.ContainerPort}/tcp");
         return new CreateContainerParameters
         {
@@ -205,6 +206,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             Image = spec.Image,
             Cmd = spec.Command?.ToList(),
             Env = spec.Environment.Select(e => $"{e.Key}={e.Value}").ToList(),
+            User = spec.User,
             Labels = Labels(spec.ProjectId, spec.Role),
             ExposedPorts = ports.Keys.ToDictionary(k => k, _ => new EmptyStruct()),
             StopTimeout = spec.StopGracePeriod,
@@ -215,8 +217,13 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
                 Mounts = spec.Volumes.Select(ParseVolume).Select(v => new Mount { Type = "volume", Source = v.Name, Target = v.Target, ReadOnly = v.ReadOnly }).ToList(),
                 Devices = spec.Devices.Select(ParseDevice).ToList(),
                 CapAdd = spec.CapAdd.ToList(),
+                CapDrop = spec.CapDrop.ToList(),
+                // No process inside gains privileges through setuid binaries or file capabilities.
+                SecurityOpt = ["no-new-privileges:true"],
+                ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
                 Memory = spec.MemoryBytes ?? 0,
-                NanoCPUs = (long)((spec.Cpus ?? 0) * 1e9),
+                NanoCPUs = (long)(cpus * 1e9),
+                PidsLimit = spec.PidsLimit,
                 PortBindings = ports.ToDictionary(p => p.Key, p => (IList<PortBinding>)
                     [new PortBinding { HostIP = p.Value.HostIp, HostPort = p.Value.HostPort == 0 ? "" : p.Value.HostPort.ToString(CultureInfo.InvariantCulture) }]),
                 RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
@@ -230,6 +237,16 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             },
         };
     }
+
+    /// <summary>The engine's CPU count, asked once: it refuses a container that asks for more CPUs than it has.</summary>
+    private async Task<int> EngineCpusAsync(CancellationToken ct)
+    {
+        if (_engineCpus is { } known) return known;
+        var info = await docker.System.GetSystemInfoAsync(ct);
+        return (_engineCpus = Math.Max(1, (int)info.NCPU)).Value;
+    }
+
+    private int? _engineCpus;
 
     private async Task EnsureVolumeAsync(string name, ContainerSpec spec, CancellationToken ct)
     {
