@@ -20,6 +20,9 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
     public const string NetworkKind = "network";
     public const string VolumeKind = "volume";
 
+    /// <summary>The CFS period a CPU limit is a quota of (Docker's default, 100 ms).</summary>
+    public const long CpuPeriodMicroseconds = 100_000;
+
     public async Task<IReadOnlyList<string>> UsedSubnetsAsync(CancellationToken ct)
     {
         var networks = await Call("Listing networks", t => docker.Networks.ListNetworksAsync(new NetworksListParameters(), t), ct);
@@ -189,7 +192,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
     {
         var created = await Call($"Creating container {spec.Name} from {spec.Image}", async t =>
         {
-            try { return await docker.Containers.CreateContainerAsync(await ContainerParameters(spec, t), t); }
+            try { return await docker.Containers.CreateContainerAsync(ContainerParameters(spec), t); }
             catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict) { return null; }
         }, ct);
         if (created is not null)
@@ -200,9 +203,8 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             ?? throw new VmHostException($"Container {spec.Name} was created but cannot be found.", transient: true);
     }
 
-    private async Task<CreateContainerParameters> ContainerParameters(ContainerSpec spec, CancellationToken ct)
+    private CreateContainerParameters ContainerParameters(ContainerSpec spec)
     {
-        var cpus = spec.Cpus is { } wanted ? Math.Min(wanted, await EngineCpusAsync(ct)) : 0;
         var ports = spec.Ports.ToDictionary(p => $"{p.ContainerPort}/tcp");
         return new CreateContainerParameters
         {
@@ -226,7 +228,9 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
                 SecurityOpt = ["no-new-privileges:true"],
                 ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
                 Memory = spec.MemoryBytes ?? 0,
-                NanoCPUs = (long)(cpus * 1e9),
+                // A CFS quota rather than NanoCPUs: the engine refuses NanoCPUs above its own CPU count, a quota caps at most.
+                CPUPeriod = spec.Cpus is null ? 0 : CpuPeriodMicroseconds,
+                CPUQuota = spec.Cpus is { } cpus ? (long)(cpus * CpuPeriodMicroseconds) : 0,
                 PidsLimit = spec.PidsLimit,
                 PortBindings = ports.ToDictionary(p => p.Key, p => (IList<PortBinding>)
                     [new PortBinding { HostIP = p.Value.HostIp, HostPort = p.Value.HostPort == 0 ? "" : p.Value.HostPort.ToString(CultureInfo.InvariantCulture) }]),
@@ -241,16 +245,6 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             },
         };
     }
-
-    /// <summary>The engine's CPU count, asked once: it refuses a container that asks for more CPUs than it has.</summary>
-    private async Task<int> EngineCpusAsync(CancellationToken ct)
-    {
-        if (_engineCpus is { } known) return known;
-        var info = await docker.System.GetSystemInfoAsync(ct);
-        return (_engineCpus = Math.Max(1, (int)info.NCPU)).Value;
-    }
-
-    private int? _engineCpus;
 
     private async Task EnsureVolumeAsync(string name, ContainerSpec spec, CancellationToken ct)
     {

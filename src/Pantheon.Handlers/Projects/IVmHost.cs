@@ -35,7 +35,7 @@ public sealed record ContainerSpec(
     public IReadOnlyList<string> Devices { get; init; } = [];
     public IReadOnlyList<string> CapAdd { get; init; } = [];
     public long? MemoryBytes { get; init; }
-    /// <summary>CPUs the container may use; more than the engine has is cut to what it has.</summary>
+    /// <summary>CPUs the container may use at most (a CFS quota; more than the engine has caps nothing beyond it).</summary>
     public double? Cpus { get; init; }
     /// <summary>The most processes (and threads) the container may run.</summary>
     public long? PidsLimit { get; init; }

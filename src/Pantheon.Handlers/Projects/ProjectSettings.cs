@@ -60,7 +60,7 @@ public sealed class VmSettings
     /// <summary>The container's memory limit: <c>RAM_SIZE</c> (8G) and room for QEMU itself.</summary>
     public long? MemoryBytes { get; set; } = 10L * 1024 * 1024 * 1024;
 
-    /// <summary>CPUs (<c>CPU_CORES</c>); cut to what the engine has.</summary>
+    /// <summary>CPUs at most (<c>CPU_CORES</c>), as a CFS quota.</summary>
     public double? Cpus { get; set; } = 4;
 
     public long? PidsLimit { get; set; } = 1024;

@@ -18,7 +18,6 @@ public class ContainerHardeningTests(AppFixture app)
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         var project = await app.Host.WaitFor(token, await app.Host.Create(token, "hardened"), ProjectStatus.Ready);
         project.FailureReason.ShouldBeNull();
-        var engineCpus = (await Docker.System.GetSystemInfoAsync()).NCPU;
 
         var projectSettings = new ProjectSettings();
         var files = await Docker.Containers.InspectContainerAsync($"pantheon-{project.Id:N}-files");
@@ -29,14 +28,16 @@ public class ContainerHardeningTests(AppFixture app)
         files.HostConfig.Privileged.ShouldBeFalse();
         files.HostConfig.SecurityOpt.ShouldContain("no-new-privileges:true");
         files.HostConfig.Memory.ShouldBe(projectSettings.FileServerMemoryBytes);
-        files.HostConfig.NanoCPUs.ShouldBe((long)(Math.Min(projectSettings.FileServerCpus, engineCpus) * 1e9));
+        files.HostConfig.CPUPeriod.ShouldBe(DockerVmHost.CpuPeriodMicroseconds);
+        files.HostConfig.CPUQuota.ShouldBe((long)(projectSettings.FileServerCpus * DockerVmHost.CpuPeriodMicroseconds));
         files.HostConfig.PidsLimit.ShouldBe(projectSettings.FileServerPidsLimit);
 
         var vmSettings = new VmSettings();
         var vm = await Docker.Containers.InspectContainerAsync(ProjectProvisioning.VmContainerName(project.Id));
         vm.HostConfig.SecurityOpt.ShouldContain("no-new-privileges:true");
         vm.HostConfig.Memory.ShouldBe(vmSettings.MemoryBytes!.Value);
-        vm.HostConfig.NanoCPUs.ShouldBe((long)(Math.Min(vmSettings.Cpus!.Value, engineCpus) * 1e9));
+        vm.HostConfig.CPUPeriod.ShouldBe(DockerVmHost.CpuPeriodMicroseconds);
+        vm.HostConfig.CPUQuota.ShouldBe((long)(vmSettings.Cpus!.Value * DockerVmHost.CpuPeriodMicroseconds));
         vm.HostConfig.PidsLimit.ShouldBe(vmSettings.PidsLimit);
 
         // Unprivileged, it still serves the shared folder: the VM reads .env through it.
