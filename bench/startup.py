@@ -59,6 +59,7 @@ def one_run(mode):
         "MCP_MASTER_SECRET": "benchmark-master-secret-0123456789abcdef",
         "Auth__Issuer": "pantheon-bench",
         "Auth__SigningKey": SIGNING_KEY,
+        "Auth__AllowSymmetricKey": "true",
         "ConnectionStrings__Marten": env.get("ConnectionStrings__Marten",
             "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres"),
         "Logging__LogLevel__Default": "Warning",

@@ -20,6 +20,7 @@ public static class Backend
             ["ConnectionStrings__Marten"] = Environment.GetEnvironmentVariable("ConnectionStrings__Marten")
                 ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres",
             ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef",
+            ["Auth__AllowSymmetricKey"] = "true", // the benchmarks mint HS256 tokens
             ["Projects__ReconcilerEnabled"] = "false",
             ["Logging__LogLevel__Default"] = "Warning",
         };

@@ -41,6 +41,7 @@ public static class LiveBenchmark
             b.UseSetting("MCP_MASTER_SECRET", "benchmark-master-secret-0123456789abcdef");
             b.UseSetting("Auth:Issuer", "pantheon-bench");
             b.UseSetting("Auth:SigningKey", SigningKey);
+            b.UseSetting("Auth:AllowSymmetricKey", "true");
             b.UseSetting("Projects:ReconcilerEnabled", "false");
             b.UseSetting("Logging:LogLevel:Default", "Warning");
         });
@@ -131,6 +132,7 @@ public static class LiveBenchmark
             info.Environment["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef";
             info.Environment["Auth__Issuer"] = "pantheon-bench";
             info.Environment["Auth__SigningKey"] = SigningKey;
+            info.Environment["Auth__AllowSymmetricKey"] = "true";
             info.Environment["Projects__ReconcilerEnabled"] = "false";
             var watch = Stopwatch.StartNew();
             using var process = Process.Start(info)!;

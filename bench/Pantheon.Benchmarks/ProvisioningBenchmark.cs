@@ -34,6 +34,7 @@ public static class ProvisioningBenchmark
             foreach (var (key, value) in new Dictionary<string, string>
                      {
                          ["ConnectionStrings:Marten"] = connection, ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef",
+                         ["Auth:AllowSymmetricKey"] = "true",
                          ["Auth:Authority"] = "", ["Auth:Issuer"] = auth.Issuer!, ["Auth:SigningKey"] = auth.SigningKey!, ["Docker:Endpoint"] = endpoint,
                          ["Docker:Instance"] = "pantheon-bench", ["Projects:DataRoot"] = dataRoot, ["Projects:FileServerImage"] = "pantheon/file-server:latest",
                          ["Projects:ReconcilerEnabled"] = "false", ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),

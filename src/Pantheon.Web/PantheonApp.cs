@@ -21,6 +21,7 @@ using Pantheon.Projections.Projects;
 using JasperFx;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Keys;
+using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
 using Pantheon.Web.Live;
@@ -48,7 +49,7 @@ public static class PantheonApp
         var connectionString = configuration.GetConnectionString(ConnectionStringName)
             ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured.");
 
-        services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsProduction()));
+        services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsDevelopment()));
         services.AddSingleton<IProviderKeyCipher, ProviderKeyCipher>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
@@ -58,7 +59,7 @@ public static class PantheonApp
         services.AddLiveUpdates(configuration);
         services.AddBudgets(configuration);
 
-        services.AddPantheonAuthentication(configuration);
+        services.AddPantheonAuthentication(configuration, environment);
         services.AddPantheonHealthChecks();
         services.AddProblemDetails();
         services.AddPantheonOpenApi();
@@ -156,6 +157,7 @@ public static class PantheonApp
     {
         app.UseExceptionHandler();
         // The operations page: plain static files, signed in with a pasted token.
+        app.UseAdminPageHeaders();
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseStatusCodePages();

@@ -2,13 +2,18 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using Microsoft.Extensions.AI;
 using OpenAI;
+using Pantheon.Domain.Chat;
 using Pantheon.Domain.Keys;
 using Pantheon.Handlers.Settings;
 
 namespace Pantheon.Handlers.Chat;
 
-/// <summary>Makes the <see cref="IChatClient"/> for a call: OpenAI's client for every OpenAI-compatible API, our own for Anthropic.</summary>
-public sealed class ChatClients(ChatDefaults settings)
+/// <summary>
+/// Makes the <see cref="IChatClient"/> for a call: OpenAI's client for every OpenAI-compatible API, our own for Anthropic.
+/// The providers' base URLs are the operator's configuration and are trusted as given (tests point them at a loopback
+/// fake); users' custom endpoints go through <see cref="GuardedConnections"/>.
+/// </summary>
+public sealed class ChatClients(ChatDefaults settings, DestinationPolicy destinations)
 {
     // One connection pool for every provider call; the timeout is applied per call instead.
     private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
@@ -16,22 +21,25 @@ public sealed class ChatClients(ChatDefaults settings)
         Timeout = Timeout.InfiniteTimeSpan,
     };
 
+    private readonly HttpClient _custom = new(GuardedConnections.Handler(destinations)) { Timeout = Timeout.InfiniteTimeSpan };
+
     public IChatClient ForProvider(string provider, string model, string? key)
     {
         var baseUrl = settings.BaseUrls.TryGetValue(provider, out var url) ? url
             : throw new InvalidOperationException($"No base URL is configured for provider '{provider}' (Chat:BaseUrls:{provider}).");
         return provider == Providers.Anthropic
             ? new AnthropicChatClient(Http, new Uri(baseUrl), key ?? "", model)
-            : OpenAiCompatible(baseUrl, model, key);
+            : OpenAiCompatible(Http, baseUrl, model, key);
     }
 
-    public IChatClient ForEndpoint(string endpoint, string model, string? key) => OpenAiCompatible(endpoint, model, key);
+    /// <summary>A user's custom endpoint: resolved and checked at connect time, no redirects followed.</summary>
+    public IChatClient ForEndpoint(string endpoint, string model, string? key) => OpenAiCompatible(_custom, endpoint, model, key);
 
-    private static IChatClient OpenAiCompatible(string baseUrl, string model, string? key) =>
+    private static IChatClient OpenAiCompatible(HttpClient http, string baseUrl, string model, string? key) =>
         new OpenAIClient(new ApiKeyCredential(key ?? "none"), new OpenAIClientOptions
         {
             Endpoint = new Uri(baseUrl),
-            Transport = new HttpClientPipelineTransport(Http),
+            Transport = new HttpClientPipelineTransport(http),
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0), // a failure is the user's to see, with its status
             NetworkTimeout = Timeout.InfiniteTimeSpan,
         }).GetChatClient(model).AsIChatClient();

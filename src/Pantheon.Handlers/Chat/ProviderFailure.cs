@@ -18,6 +18,7 @@ public sealed record ProviderFailure(int Status, int? ProviderStatus, string Mes
     public static ProviderFailure? From(Exception e, string provider, bool timedOut)
     {
         if (timedOut) return new ProviderFailure(504, null, $"{provider} did not answer in time.", null);
+        if (Refused(e)) return new ProviderFailure(502, null, $"{provider}: {Domain.Chat.DestinationPolicy.NotAllowed}.", null);
         var (status, message, retryAfter) = e switch
         {
             ProviderHttpException p => ((int?)p.Status, p.Message, p.RetryAfter),
@@ -31,7 +32,8 @@ public sealed record ProviderFailure(int Status, int? ProviderStatus, string Mes
         {
             401 or 403 => new ProviderFailure(502, status, $"{provider} refused the API key: {message}", null),
             429 => new ProviderFailure(429, status, $"{provider} is rate limiting: {message}", retryAfter),
-            null => new ProviderFailure(502, null, $"{provider} could not be reached: {message}", null),
+            // The socket's own words (addresses, "connection refused") would make chat a port scanner: none go out.
+            null => new ProviderFailure(502, null, $"{provider} could not be reached.", null),
             _ => new ProviderFailure(502, status, $"{provider} answered {status}: {message}", null),
         };
     }
@@ -41,6 +43,13 @@ public sealed record ProviderFailure(int Status, int? ProviderStatus, string Mes
     {
         for (; e is not null; e = e.InnerException)
             if (e is System.Text.Json.JsonException or FormatException or InvalidDataException) return true;
+        return false;
+    }
+
+    private static bool Refused(Exception e)
+    {
+        for (Exception? current = e; current is not null; current = current.InnerException)
+            if (current is DestinationNotAllowedException) return true;
         return false;
     }
 

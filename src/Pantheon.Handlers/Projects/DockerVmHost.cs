@@ -20,6 +20,9 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
     public const string NetworkKind = "network";
     public const string VolumeKind = "volume";
 
+    /// <summary>The CFS period a CPU limit is a quota of (Docker's default, 100 ms).</summary>
+    public const long CpuPeriodMicroseconds = 100_000;
+
     public async Task<IReadOnlyList<string>> UsedSubnetsAsync(CancellationToken ct)
     {
         var networks = await Call("Listing networks", t => docker.Networks.ListNetworksAsync(new NetworksListParameters(), t), ct);
@@ -209,6 +212,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             Image = spec.Image,
             Cmd = spec.Command?.ToList(),
             Env = spec.Environment.Select(e => $"{e.Key}={e.Value}").ToList(),
+            User = spec.User,
             Labels = Labels(spec.ProjectId, spec.Role),
             ExposedPorts = ports.Keys.ToDictionary(k => k, _ => new EmptyStruct()),
             StopTimeout = spec.StopGracePeriod,
@@ -219,8 +223,15 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
                 Mounts = spec.Volumes.Select(ParseVolume).Select(v => new Mount { Type = "volume", Source = v.Name, Target = v.Target, ReadOnly = v.ReadOnly }).ToList(),
                 Devices = spec.Devices.Select(ParseDevice).ToList(),
                 CapAdd = spec.CapAdd.ToList(),
+                CapDrop = spec.CapDrop.ToList(),
+                // No process inside gains privileges through setuid binaries or file capabilities.
+                SecurityOpt = ["no-new-privileges:true"],
+                ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
                 Memory = spec.MemoryBytes ?? 0,
-                NanoCPUs = (long)((spec.Cpus ?? 0) * 1e9),
+                // A CFS quota rather than NanoCPUs: the engine refuses NanoCPUs above its own CPU count, a quota caps at most.
+                CPUPeriod = spec.Cpus is null ? 0 : CpuPeriodMicroseconds,
+                CPUQuota = spec.Cpus is { } cpus ? (long)(cpus * CpuPeriodMicroseconds) : 0,
+                PidsLimit = spec.PidsLimit,
                 PortBindings = ports.ToDictionary(p => p.Key, p => (IList<PortBinding>)
                     [new PortBinding { HostIP = p.Value.HostIp, HostPort = p.Value.HostPort == 0 ? "" : p.Value.HostPort.ToString(CultureInfo.InvariantCulture) }]),
                 RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },

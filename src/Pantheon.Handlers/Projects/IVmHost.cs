@@ -35,7 +35,15 @@ public sealed record ContainerSpec(
     public IReadOnlyList<string> Devices { get; init; } = [];
     public IReadOnlyList<string> CapAdd { get; init; } = [];
     public long? MemoryBytes { get; init; }
+    /// <summary>CPUs the container may use at most (a CFS quota; more than the engine has caps nothing beyond it).</summary>
     public double? Cpus { get; init; }
+    /// <summary>The most processes (and threads) the container may run.</summary>
+    public long? PidsLimit { get; init; }
+    /// <summary>The user (<c>uid:gid</c>) the container runs as; null keeps the image's.</summary>
+    public string? User { get; init; }
+    /// <summary>Capabilities removed, such as <c>ALL</c>. Every container also runs with <c>no-new-privileges</c>.</summary>
+    public IReadOnlyList<string> CapDrop { get; init; } = [];
+    public bool ReadOnlyRootFilesystem { get; init; }
     public TimeSpan? StopGracePeriod { get; init; }
     public IReadOnlyList<PortPublish> Ports { get; init; } = [];
 }

@@ -98,6 +98,12 @@ public sealed class ProjectProvisioning : Saga
             {
                 Command = settings.FileServerCommand,
                 Binds = [$"{settings.HostFolderFor(Id)}:/srv:ro"],
+                User = settings.FileServerUser,
+                CapDrop = ["ALL"],
+                ReadOnlyRootFilesystem = true,
+                MemoryBytes = settings.FileServerMemoryBytes,
+                Cpus = settings.FileServerCpus,
+                PidsLimit = settings.FileServerPidsLimit,
             }, ct);
             SharedFolderServerId = serverId;
             _project!.AppendOne(new SharedFolderPrepared(Id, folder, serverId, subnet.SharedFolder, context.Time.GetUtcNow()));
@@ -122,6 +128,7 @@ public sealed class ProjectProvisioning : Saga
                 CapAdd = VmSettings.Split(vm.CapAdd),
                 MemoryBytes = vm.MemoryBytes,
                 Cpus = vm.Cpus,
+                PidsLimit = vm.PidsLimit,
                 StopGracePeriod = TimeSpan.FromSeconds(vm.StopGracePeriodSeconds),
                 Ports = vm.ViewerPort > 0 ? [new PortPublish(vm.ViewerPort)] : [],
             }, ct);

@@ -18,6 +18,16 @@ public sealed class ProjectSettings
 
     public List<string> FileServerCommand { get; set; } = ["httpd", "-f", "-p", "8888", "-h", "/srv"];
 
+    /// <summary>
+    /// The file server's user (<c>uid:gid</c>, default nobody). It runs with every capability dropped and a read-only
+    /// root, so it reads the shared folder as any other user would: the folder and <c>.env</c> are world-readable.
+    /// </summary>
+    public string FileServerUser { get; set; } = "65534:65534";
+
+    public long FileServerMemoryBytes { get; set; } = 64L * 1024 * 1024;
+    public double FileServerCpus { get; set; } = 0.5;
+    public long FileServerPidsLimit { get; set; } = 64;
+
     /// <summary>Attempts of one step whose failure may pass (the engine not answering) before the project fails.</summary>
     public int MaxStepAttempts { get; set; } = 5;
 
@@ -47,8 +57,13 @@ public sealed class VmSettings
 
     /// <summary>Added capabilities, comma-separated.</summary>
     public string CapAdd { get; set; } = "NET_ADMIN";
-    public long? MemoryBytes { get; set; }
-    public double? Cpus { get; set; }
+    /// <summary>The container's memory limit: <c>RAM_SIZE</c> (8G) and room for QEMU itself.</summary>
+    public long? MemoryBytes { get; set; } = 10L * 1024 * 1024 * 1024;
+
+    /// <summary>CPUs at most (<c>CPU_CORES</c>), as a CFS quota.</summary>
+    public double? Cpus { get; set; } = 4;
+
+    public long? PidsLimit { get; set; } = 1024;
     public int StopGracePeriodSeconds { get; set; } = 120;
 
     /// <summary>The web viewer's port inside the container, published on 127.0.0.1 only; 0 publishes nothing.</summary>

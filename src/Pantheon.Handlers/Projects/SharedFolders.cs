@@ -12,7 +12,11 @@ public sealed class SharedFolders(ProjectSettings settings, MasterSecret secret)
     public string Prepare(Guid projectId, Subnet subnet)
     {
         var folder = settings.FolderFor(projectId);
+        // Readable by the file server's unprivileged user whatever the backend's umask; written by the backend only.
+        const UnixFileMode readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        const UnixFileMode listable = readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         Directory.CreateDirectory(folder);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(folder, listable); // chmod: the umask does not apply
         var env = new StringBuilder()
             .Append("MCP_TOOLS_API_URL=").AppendLine(subnet.ToolsApiUrl)
             .Append("PROJECT_ID=").AppendLine(projectId.ToString())
@@ -21,6 +25,7 @@ public sealed class SharedFolders(ProjectSettings settings, MasterSecret secret)
             .ToString();
         var temporary = Path.Combine(folder, $".env.{Guid.NewGuid():N}.tmp");
         File.WriteAllText(temporary, env);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temporary, readable);
         File.Move(temporary, Path.Combine(folder, ".env"), overwrite: true);
         return folder;
     }

@@ -27,6 +27,12 @@ public sealed class ChatDefaults
         [Providers.Anthropic] = "https://api.anthropic.com",
     };
 
+    /// <summary>
+    /// CIDRs inside the network that users' custom endpoints may reach anyway (<c>Chat:AllowedPrivateNetworks</c>):
+    /// empty by default; Development allows loopback, so that a local model server works.
+    /// </summary>
+    public List<string> AllowedPrivateNetworks { get; set; } = [];
+
     /// <summary>How long a provider may take to its first token (<c>Chat:TimeoutSeconds</c>).</summary>
     public int TimeoutSeconds { get; set; } = 120;
 

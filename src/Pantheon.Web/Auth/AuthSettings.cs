@@ -21,5 +21,14 @@ public sealed class AuthSettings
 
     public int ClockSkewSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// HS256 with <see cref="SigningKey"/> in Production: refused unless this is true (then logged as a warning at start),
+    /// since a shared key lets whoever holds it mint any user's token.
+    /// </summary>
+    public bool AllowSymmetricKey { get; set; }
+
+    /// <summary>The longest lifetime (<c>exp</c> minus <c>nbf</c>, else <c>iat</c>) a token may have; longer ones are refused.</summary>
+    public int MaxTokenLifetimeMinutes { get; set; } = 720;
+
     public bool UsesAuthority => !string.IsNullOrWhiteSpace(Authority);
 }

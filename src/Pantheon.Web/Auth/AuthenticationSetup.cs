@@ -10,11 +10,13 @@ public static class AuthenticationSetup
     public const string RoleClaim = "role";
 
     /// <summary>JWT bearer for every <c>/api</c> route, from an OIDC authority or a development signing key.</summary>
-    public static IServiceCollection AddPantheonAuthentication(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddPantheonAuthentication(this IServiceCollection services, IConfiguration configuration,
+        IHostEnvironment environment)
     {
         var settings = configuration.GetSection(AuthSettings.Section).Get<AuthSettings>() ?? new AuthSettings();
-        Check(settings);
+        Check(settings, environment);
         services.AddSingleton(settings);
+        if (!settings.UsesAuthority && environment.IsProduction()) services.AddHostedService<SymmetricKeyWarning>();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
         {
@@ -51,7 +53,15 @@ public static class AuthenticationSetup
 
             options.Events = new JwtBearerEvents
             {
-                OnTokenValidated = context => { AddRoles(context.Principal); return Task.CompletedTask; },
+                OnTokenValidated = context =>
+                {
+                    // Signed and unexpired is not enough: a token without a user, an ID token or a long-lived one is refused.
+                    if (TokenRules.Refusal(context.Principal!, TimeSpan.FromMinutes(settings.MaxTokenLifetimeMinutes)) is { } refusal)
+                        context.Fail(refusal);
+                    else
+                        AddRoles(context.Principal);
+                    return Task.CompletedTask;
+                },
                 // Browsers cannot set headers on a WebSocket: /ws also takes the token as ?access_token=.
                 OnMessageReceived = context =>
                 {
@@ -65,15 +75,33 @@ public static class AuthenticationSetup
         return services;
     }
 
-    private static void Check(AuthSettings settings)
+    private static void Check(AuthSettings settings, IHostEnvironment environment)
     {
+        if (settings.MaxTokenLifetimeMinutes <= 0)
+            throw new InvalidOperationException("Auth:MaxTokenLifetimeMinutes must be positive.");
         if (settings.UsesAuthority) return;
+        if (environment.IsProduction() && !settings.AllowSymmetricKey)
+            throw new InvalidOperationException("Production needs Auth:Authority (an OIDC issuer): HS256 with Auth:SigningKey "
+                + "lets whoever holds the key mint any user's token. Set Auth:AllowSymmetricKey=true to run with it anyway.");
         if (string.IsNullOrEmpty(settings.SigningKey))
             throw new InvalidOperationException("Authentication is not configured: set Auth:Authority (an OIDC issuer) or, for development, Auth:SigningKey.");
         if (System.Text.Encoding.UTF8.GetByteCount(settings.SigningKey) < AuthSettings.MinimumSigningKeyBytes)
             throw new InvalidOperationException($"Auth:SigningKey must be at least {AuthSettings.MinimumSigningKeyBytes} bytes.");
         if (string.IsNullOrEmpty(settings.Issuer))
             throw new InvalidOperationException("Auth:Issuer is required with Auth:SigningKey.");
+    }
+
+    /// <summary>Production on a symmetric key, allowed by <c>Auth:AllowSymmetricKey</c>: said once at start, as a warning.</summary>
+    private sealed class SymmetricKeyWarning(ILogger<SymmetricKeyWarning> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            logger.LogWarning("Production runs on an HS256 signing key (Auth:AllowSymmetricKey=true): "
+                + "whoever holds Auth:SigningKey can mint any user's token. Configure Auth:Authority instead.");
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static bool IsLoopback(string authority) =>

@@ -20,13 +20,21 @@ public sealed class DevTokenInput : NetCoreInput
     public int MinutesFlag { get; set; } = 60;
 }
 
-/// <summary><c>dev-token --user alice</c>: prints a token that the development backend accepts.</summary>
+/// <summary><c>dev-token --user alice</c>: prints a token that the development backend accepts (Development only).</summary>
 [Description("Print a development JWT signed with Auth:SigningKey", Name = "dev-token")]
 public sealed class DevTokenCommand : JasperFxCommand<DevTokenInput>
 {
     public override bool Execute(DevTokenInput input)
     {
         using var host = input.BuildHost();
+        var environment = host.Services.GetRequiredService<IHostEnvironment>();
+        if (!environment.IsDevelopment())
+        {
+            // Minting tokens is what an identity provider does; outside Development there must be one.
+            Console.Error.WriteLine(
+                $"dev-token runs only in Development (this is '{environment.EnvironmentName}'): tokens come from Auth:Authority.");
+            return false;
+        }
         var settings = host.Services.GetRequiredService<AuthSettings>();
         var roles = input.RoleFlag is null ? [] : input.RoleFlag.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Console.WriteLine(DevTokens.Mint(settings, input.UserFlag, input.EmailFlag, input.NameFlag, roles, TimeSpan.FromMinutes(input.MinutesFlag)));

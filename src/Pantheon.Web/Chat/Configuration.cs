@@ -11,7 +11,10 @@ public static class Configuration
 {
     public static IServiceCollection AddChat(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddSingleton(configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults());
+        var chat = configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults();
+        services.AddSingleton(chat);
+        // Where users' custom endpoints may connect: checked at registration and again on every connect.
+        services.AddSingleton(Pantheon.Domain.Chat.DestinationPolicy.From(chat.AllowedPrivateNetworks));
         services.AddSingleton<ProviderKeys>();
         services.AddSingleton<ChatClients>();
         services.AddSingleton<ChatTurns>();

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Claims;
 using System.Text.Json;
 using FluentValidation;
@@ -60,15 +59,16 @@ public static class ListCustomModelsEndpoint
 public static class AddCustomModelEndpoint
 {
     /// <summary>
-    /// The endpoint must be an absolute https URL; plain http only to loopback and never in Production, so that the
-    /// backend cannot be pointed at internal addresses. A key reference must be one of the caller's active keys.
+    /// The endpoint must be an absolute https URL that does not name an address inside the network
+    /// (<see cref="DestinationPolicy.CheckEndpoint"/>); names are checked again at connect time. A key reference must be
+    /// one of the caller's active keys.
     /// </summary>
-    public static async Task<ProblemDetails> ValidateAsync(AddCustomModel command, ClaimsPrincipal principal, IQuerySession session, IHostEnvironment environment, CancellationToken ct)
+    public static async Task<ProblemDetails> ValidateAsync(AddCustomModel command, ClaimsPrincipal principal, IQuerySession session,
+        DestinationPolicy destinations, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        if (!Uri.TryCreate(command.Endpoint, UriKind.Absolute, out var uri)
-            || !(uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp && !environment.IsProduction() && IsLoopback(uri)))
-            errors["endpoint"] = [environment.IsProduction() ? "endpoint must be an absolute https URL." : "endpoint must be an absolute https URL, or http to loopback."];
+        if (destinations.CheckEndpoint(command.Endpoint) is { } refusal)
+            errors["endpoint"] = [refusal];
         if (command.KeyId is { } keyId && (await session.LoadAsync<ProviderKeyView>(keyId, ct))?.UserId != principal.UserId())
             errors["key_id"] = ["key_id is not one of your API keys."];
         var userId = principal.UserId();
@@ -85,8 +85,6 @@ public static class AddCustomModelEndpoint
         return (new CustomModelCreated(id, added.ModelId, added.Provider, added.Endpoint, added.KeyId, added.Parameters, added.At),
             MartenOps.StartStream<CustomModelView>(id, added));
     }
-
-    private static bool IsLoopback(Uri uri) => uri.IsLoopback || IPAddress.TryParse(uri.Host, out var ip) && IPAddress.IsLoopback(ip);
 }
 
 /// <summary>201 with the new model's <c>Location</c>.</summary>

@@ -34,7 +34,7 @@ public static class LiveEndpoint
             if (!context.WebSockets.IsWebSocketRequest)
                 return Results.Problem(statusCode: 400, title: "Not a WebSocket request", detail: "GET /ws upgrades to a WebSocket.");
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            var live = new LiveSocket(socket, context.User.UserId(), settings.BufferSize);
+            var live = new LiveSocket(socket, context.User.UserId(), settings.BufferSize, TokenRules.ExpiresAt(context.User));
             hub.Add(live);
             try
             {

@@ -7,20 +7,25 @@ namespace Pantheon.Web.Live;
 
 /// <summary>
 /// One client connection. Outgoing messages wait in a bounded queue drained by their own loop, so a slow client
-/// never slows the listener or other clients; a client that falls a whole queue behind is closed with a reason.
+/// never slows the listener or other clients; a client that falls a whole queue behind is closed with a reason, and so
+/// is one whose token expires (<paramref name="expiresAt"/>): updates stop with the token's lifetime.
 /// </summary>
-public sealed class LiveSocket(WebSocket socket, string userId, int bufferSize)
+public sealed class LiveSocket(WebSocket socket, string userId, int bufferSize, DateTimeOffset? expiresAt = null)
 {
+    public const string ExpiredReason = "The token expired; reconnect with a new token.";
+
     private const int MaxIncomingBytes = 4096;
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
     private readonly Channel<string> _outgoing = Channel.CreateBounded<string>(new BoundedChannelOptions(bufferSize) { SingleReader = true });
     private volatile bool _overflowed;
+    private volatile bool _expired;
 
     public string UserId { get; } = userId;
     public bool Subscribed { get; private set; }
 
     public void Enqueue(string message)
     {
+        if (_expired) return; // closing: nothing more goes out, and that is not the client falling behind
         if (!_outgoing.Writer.TryWrite(message))
         {
             _overflowed = true;
@@ -32,6 +37,7 @@ public sealed class LiveSocket(WebSocket socket, string userId, int bufferSize)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var sending = SendLoop(stop.Token);
+        var expiring = ExpireAt(stop.Token);
         try
         {
             await ReceiveLoop(stop.Token);
@@ -41,13 +47,36 @@ public sealed class LiveSocket(WebSocket socket, string userId, int bufferSize)
             _outgoing.Writer.TryComplete();
             await sending;
             stop.Cancel();
+            await expiring;
         }
+    }
+
+    /// <summary>At the token's expiry no more updates go out, and the send loop closes the socket with the reason.</summary>
+    private async Task ExpireAt(CancellationToken ct)
+    {
+        if (expiresAt is not { } at) return;
+        var remaining = at - DateTimeOffset.UtcNow;
+        var longest = TimeSpan.FromMilliseconds(int.MaxValue - 1);
+        try
+        {
+            while (remaining > TimeSpan.Zero)
+            {
+                await Task.Delay(remaining < longest ? remaining : longest, ct);
+                remaining = at - DateTimeOffset.UtcNow;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the socket closed first
+        }
+        _expired = true;
+        _outgoing.Writer.TryComplete();
     }
 
     private async Task ReceiveLoop(CancellationToken ct)
     {
         var buffer = new byte[MaxIncomingBytes];
-        while (socket.State == WebSocketState.Open && !_overflowed)
+        while (socket.State == WebSocketState.Open && !_overflowed && !_expired)
         {
             WebSocketReceiveResult result;
             var length = 0;
@@ -125,7 +154,9 @@ public sealed class LiveSocket(WebSocket socket, string userId, int bufferSize)
                 timeout.CancelAfter(SendTimeout);
                 await socket.SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
             }
-            if (_overflowed && socket.State == WebSocketState.Open)
+            if (_expired && socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                await socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, ExpiredReason, ct);
+            else if (_overflowed && socket.State == WebSocketState.Open)
                 await socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "The client fell too far behind; reconnect and read faster.", ct);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)

@@ -6,7 +6,8 @@ namespace Pantheon.Domain.Tests.Keys;
 
 public class ProviderKeyCipherTests
 {
-    private static readonly ProviderKeyCipher Cipher = new(MasterSecret.From("a-master-secret-of-at-least-32-characters!", isProduction: true));
+    private static readonly ProviderKeyCipher Cipher =
+        new(MasterSecret.From("a-master-secret-of-at-least-32-characters!", isDevelopment: false));
     private static readonly Guid KeyId = Guid.CreateVersion7();
 
     [Fact]
@@ -53,7 +54,7 @@ public class ProviderKeyCipherTests
     public void another_master_secret_cannot_unwrap_the_data_key()
     {
         var sealedKey = Cipher.Seal("alice", KeyId, "sk-live-0123456789");
-        var other = new ProviderKeyCipher(MasterSecret.From("another-master-secret-of-32-characters!!", isProduction: true));
+        var other = new ProviderKeyCipher(MasterSecret.From("another-master-secret-of-32-characters!!", isDevelopment: false));
         Should.Throw<CryptographicException>(() => other.Open("alice", KeyId, sealedKey.Ciphertext, sealedKey.WrappedDataKey));
     }
 
@@ -65,18 +66,28 @@ public class ProviderKeyCipherTests
     }
 
     [Theory]
-    [InlineData(null, true)]
-    [InlineData("short", true)]
+    [InlineData(null, false)]
+    [InlineData("", false)]
     [InlineData("short", false)]
-    public void a_missing_or_short_master_secret_is_refused(string? secret, bool production)
+    [InlineData("short", true)]
+    public void a_missing_or_short_master_secret_is_refused(string? secret, bool development)
     {
-        Should.Throw<InvalidOperationException>(() => MasterSecret.From(secret, production)).Message.ShouldContain("MCP_MASTER_SECRET");
+        Should.Throw<InvalidOperationException>(() => MasterSecret.From(secret, development)).Message.ShouldContain("MCP_MASTER_SECRET");
     }
 
     [Fact]
-    public void development_without_a_secret_falls_back_to_a_marked_development_secret()
+    public void only_development_falls_back_to_a_marked_development_secret()
     {
-        MasterSecret.From(null, isProduction: false).IsDevelopmentFallback.ShouldBeTrue();
+        MasterSecret.From(null, isDevelopment: true).IsDevelopmentFallback.ShouldBeTrue();
+        Should.Throw<InvalidOperationException>(() => MasterSecret.From(null, isDevelopment: false));
+    }
+
+    [Fact]
+    public void the_development_fallback_string_is_refused_outside_development()
+    {
+        Should.Throw<InvalidOperationException>(() => MasterSecret.From(MasterSecret.DevelopmentFallback, isDevelopment: false))
+            .Message.ShouldContain("development fallback");
+        MasterSecret.From(MasterSecret.DevelopmentFallback, isDevelopment: true).IsDevelopmentFallback.ShouldBeTrue();
     }
 }
 

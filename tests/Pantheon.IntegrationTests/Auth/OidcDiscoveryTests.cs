@@ -51,9 +51,11 @@ public sealed class LoopbackIssuer : IAsyncLifetime
         Authority = _server.Urls.Single().TrimEnd('/') + "/realms/pantheon";
     }
 
-    public string Mint(RSA key, string subject, object? realmAccess = null, string? audience = "pantheon", string? kid = Kid)
+    public string Mint(RSA key, string subject, object? realmAccess = null, string? audience = "pantheon", string? kid = Kid,
+        string? type = null)
     {
         var claims = new Dictionary<string, object> { ["sub"] = subject, ["email"] = $"{subject}@example.com" };
+        if (type is not null) claims["typ"] = type;
         if (realmAccess is not null) claims["realm_access"] = JsonSerializer.SerializeToElement(realmAccess);
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
@@ -129,6 +131,14 @@ public class OidcDiscoveryTests(OidcFixture oidc) : IClassFixture<OidcFixture>
     {
         using var other = RSA.Create(2048);
         await Reject(oidc.Issuer.Mint(other, "mallory"));
+    }
+
+    [Fact]
+    public async Task keycloaks_access_token_is_accepted_and_its_id_token_refused()
+    {
+        var user = TestSettings.NewUser("kc");
+        await oidc.Host.GetJson<UserProfileResponse>("/api/me", oidc.Issuer.Mint(oidc.Issuer.Key, user, type: "Bearer"));
+        await Reject(oidc.Issuer.Mint(oidc.Issuer.Key, user, type: "ID"));
     }
 
     [Fact]

@@ -10,6 +10,7 @@ namespace Pantheon.IntegrationTests.Auth;
 public class TokenValidationTests(AppFixture app)
 {
     private static readonly AuthSettings Valid = TestSettings.Auth;
+    private static readonly TimeSpan Longest = TimeSpan.FromMinutes(new AuthSettings().MaxTokenLifetimeMinutes);
 
     public static TheoryData<string, string> RejectedTokens() => new()
     {
@@ -66,6 +67,58 @@ public class TokenValidationTests(AppFixture app)
     {
         var token = DevTokens.Mint(Valid, TestSettings.NewUser(), lifetime: TimeSpan.FromMinutes(5));
         await app.Host.Send(HttpMethod.Get, "/api/me", token);
+    }
+
+    public static TheoryData<string, string> RefusedClaims() => new()
+    {
+        { "without sub", Mint(new() { ["email"] = "nobody@example.com" }) },
+        { "with an empty sub", Mint(new() { ["sub"] = "" }) },
+        { "an ID token (Keycloak's typ)", Mint(new() { ["sub"] = "mallory", ["typ"] = "ID" }) },
+        { "a refresh token (Keycloak's typ)", Mint(new() { ["sub"] = "mallory", ["typ"] = "Refresh" }) },
+        { "living longer than the maximum", DevTokens.Mint(Valid, "mallory", lifetime: Longest + TimeSpan.FromMinutes(1)) },
+        { "without iat or nbf", Mint(new() { ["sub"] = "mallory" }, withTimes: false) },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedClaims))]
+    public async Task every_api_route_answers_401_not_500_to_a_signed_token(string why, string token)
+    {
+        string[] urls = ["/api/me", "/api/user/settings", "/api/projects", "/api/chat/history", "/api/user/api-keys", "/api/audit"];
+        foreach (var url in urls)
+        {
+            var result = await app.Host.Scenario(x =>
+            {
+                x.WithBearerToken(token);
+                x.Get.Url(url);
+                x.StatusCodeShouldBe(401);
+            });
+            result.Context.Response.Headers.WWWAuthenticate.ToString().ShouldStartWith("Bearer", customMessage: $"{why}: {url}");
+        }
+    }
+
+    [Fact]
+    public async Task an_access_token_marked_bearer_within_the_maximum_lifetime_is_accepted()
+    {
+        await app.Host.Send(HttpMethod.Get, "/api/me", Mint(new() { ["sub"] = TestSettings.NewUser(), ["typ"] = "Bearer" }));
+        await app.Host.Send(HttpMethod.Get, "/api/me", DevTokens.Mint(Valid, TestSettings.NewUser(), lifetime: Longest));
+    }
+
+    /// <summary>A token signed with the tests' key carrying exactly <paramref name="claims"/> (and, unless told, iat and nbf).</summary>
+    private static string Mint(Dictionary<string, object> claims, bool withTimes = true)
+    {
+        var now = DateTime.UtcNow;
+        return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(
+            new SecurityTokenDescriptor
+            {
+                Issuer = Valid.Issuer,
+                Audience = Valid.Audience,
+                Claims = claims,
+                IssuedAt = withTimes ? now : null,
+                NotBefore = withTimes ? now : null,
+                Expires = now.AddMinutes(10),
+                SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(Valid.SigningKey!)),
+                    SecurityAlgorithms.HmacSha256),
+            });
     }
 
     private static AuthSettings Copy(AuthSettings s, string? issuer = null, string? audience = null, string? key = null) =>

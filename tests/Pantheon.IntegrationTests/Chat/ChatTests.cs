@@ -298,7 +298,7 @@ public class ChatTests(AppFixture app)
     [Fact]
     public async Task production_refuses_plain_http_even_to_loopback()
     {
-        await using var production = await AppFixture.StartAsync(TestSettings.Base(), environment: "Production");
+        await using var production = await AppFixture.StartAsync(TestSettings.Production(), environment: "Production");
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         var body = JsonSerializer.Serialize(new { model_id = "m", provider = "openai-compatible", endpoint = "http://127.0.0.1:9/v1" });
         await production.ShouldRejectField(HttpMethod.Post, "/api/user/models", token, body, "endpoint");

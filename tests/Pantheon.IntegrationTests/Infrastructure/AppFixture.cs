@@ -35,6 +35,8 @@ public class AppFixture : IAsyncLifetime
         settings["Chat:BaseUrls:anthropic"] = fake;
         settings["Chat:TimeoutSeconds"] = "3";
         settings["OPENROUTER_API_KEY"] = SystemOpenRouterKey;
+        // Custom models in these tests live on the loopback fake; the SSRF tests run a host without this allowance.
+        settings["Chat:AllowedPrivateNetworks:0"] = "127.0.0.0/8";
         Configure(settings);
         Host = await StartAsync(settings, Logs);
         await Host.ResetAllMartenDataAsync();

@@ -47,6 +47,14 @@ public static class TestSettings
         ["Vm:HealthPollMilliseconds"] = "250",
     };
 
+    /// <summary>The base settings for a Production host: the tests' HS256 key needs the explicit allowance there.</summary>
+    public static Dictionary<string, string?> Production()
+    {
+        var settings = Base();
+        settings["Auth:AllowSymmetricKey"] = "true";
+        return settings;
+    }
+
     /// <summary>Shared folders of test projects, under the repository's ignored state folder.</summary>
     public static readonly string DataRoot = Path.Combine(Path.GetTempPath(), Instance, "data");
 
