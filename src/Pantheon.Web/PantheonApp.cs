@@ -22,6 +22,7 @@ using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
+using Pantheon.Web.Limits;
 using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
@@ -58,6 +59,7 @@ public static class PantheonApp
         services.AddLiveUpdates(configuration);
 
         services.AddPantheonAuthentication(configuration);
+        services.AddPantheonLimits(configuration);
         services.AddPantheonHealthChecks();
         services.AddProblemDetails();
         services.AddOpenApi();
@@ -157,6 +159,7 @@ public static class PantheonApp
         app.UseEventStreamAccept();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UsePantheonRateLimits();
 
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapPantheonHealth();
@@ -166,6 +169,7 @@ public static class PantheonApp
             opts.RequireAuthorizeOnAll();
             opts.RejectUnparseableQueryValues = true; // '?limit=abc' is a 400, not a silent default
             opts.AddPolicy<FluentValidationPolicy>();
+            opts.ConfigureEndpoints(LimitsConfiguration.ApplyRateLimitPolicies);
         });
         return app;
     }

@@ -2,6 +2,7 @@
 #pragma warning disable
 using FluentValidation;
 using Microsoft.AspNetCore.Routing;
+using Pantheon.Web.Limits;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -16,14 +17,16 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<Pantheon.Web.Projects.CreateProject> _validatorOfCreateProject;
+        private readonly Pantheon.Web.Limits.UserLimits _userLimits;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_projects(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Projects.CreateProject> validatorOfCreateProject, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_projects(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Projects.CreateProject> validatorOfCreateProject, Pantheon.Web.Limits.UserLimits userLimits, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfCreateProject = validatorOfCreateProject;
+            _userLimits = userLimits;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -39,14 +42,22 @@ namespace Internal.Generated.WolverineHandlers
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Projects.CreateProject>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
+            var problemDetails1 = await Pantheon.Web.Projects.CreateProjectEndpoint.ValidateAsync(httpContext.User, documentSession, _userLimits, httpContext.RequestAborted).ConfigureAwait(false);
+            // Evaluate whether the processing should stop if there are any problems
+            if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
+            {
+                await WriteProblems(problemDetails1, httpContext).ConfigureAwait(false);
+                return;
+            }
+
             
             // FluentValidation of the request body
-            var result1 = await Pantheon.Web.Infrastructure.FluentValidationExecutor.ValidateAsync<Pantheon.Web.Projects.CreateProject>(_validatorOfCreateProject, command, httpContext).ConfigureAwait(false);
+            var result2 = await Pantheon.Web.Infrastructure.FluentValidationExecutor.ValidateAsync<Pantheon.Web.Projects.CreateProject>(_validatorOfCreateProject, command, httpContext).ConfigureAwait(false);
 
             // Evaluate whether or not the execution should be stopped based on the IResult value
-            if (result1 != null && !(result1 is Wolverine.Http.WolverineContinue))
+            if (result2 != null && !(result2 is Wolverine.Http.WolverineContinue))
             {
-                await result1.ExecuteAsync(httpContext).ConfigureAwait(false);
+                await result2.ExecuteAsync(httpContext).ConfigureAwait(false);
                 return;
             }
 

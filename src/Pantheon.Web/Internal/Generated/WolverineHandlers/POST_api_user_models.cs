@@ -3,6 +3,7 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
+using Pantheon.Web.Limits;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -18,15 +19,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<Pantheon.Web.Chat.AddCustomModel> _validatorOfAddCustomModel;
         private readonly Microsoft.Extensions.Hosting.IHostEnvironment _hostEnvironment;
+        private readonly Pantheon.Web.Limits.UserLimits _userLimits;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_user_models(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.AddCustomModel> validatorOfAddCustomModel, Microsoft.Extensions.Hosting.IHostEnvironment hostEnvironment, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_user_models(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.AddCustomModel> validatorOfAddCustomModel, Microsoft.Extensions.Hosting.IHostEnvironment hostEnvironment, Pantheon.Web.Limits.UserLimits userLimits, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfAddCustomModel = validatorOfAddCustomModel;
             _hostEnvironment = hostEnvironment;
+            _userLimits = userLimits;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -42,7 +45,7 @@ namespace Internal.Generated.WolverineHandlers
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Chat.AddCustomModel>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
-            var problemDetails1 = await Pantheon.Web.Chat.AddCustomModelEndpoint.ValidateAsync(command, httpContext.User, ((Marten.IQuerySession)documentSession), _hostEnvironment, httpContext.RequestAborted).ConfigureAwait(false);
+            var problemDetails1 = await Pantheon.Web.Chat.AddCustomModelEndpoint.ValidateAsync(command, httpContext.User, documentSession, _hostEnvironment, _userLimits, httpContext.RequestAborted).ConfigureAwait(false);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {

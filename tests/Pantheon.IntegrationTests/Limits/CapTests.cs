@@ -1,0 +1,132 @@
+using System.Text.Json;
+using Alba;
+using Pantheon.IntegrationTests.Infrastructure;
+using Pantheon.IntegrationTests.Live;
+using Pantheon.IntegrationTests.Projects;
+using Pantheon.TestSupport;
+using Pantheon.Web.Infrastructure;
+using Pantheon.Web.Keys;
+
+namespace Pantheon.IntegrationTests.Limits;
+
+[Collection(CapsCollection.Name)]
+public class CapTests(CapsFixture fixture)
+{
+    private IAlbaHost Host => fixture.Host;
+
+    [Fact]
+    public async Task ten_creates_at_once_end_with_the_default_five_live_projects_and_deleting_one_frees_a_place()
+    {
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(i =>
+            Host.Try(HttpMethod.Post, "/api/projects", token, new { name = $"capped {i}", os = "windows-11" })));
+        var created = new List<Guid>();
+        try
+        {
+            foreach (var answer in answers.Where(a => a.Context.Response.StatusCode == 202))
+                created.Add((await answer.ReadAsJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+
+            created.Count.ShouldBe(5);
+            var refused = answers.Where(a => a.Context.Response.StatusCode != 202).ToList();
+            refused.Count.ShouldBe(5);
+            foreach (var answer in refused) answer.ShouldNameLimit(409, "Limits:ProjectsPerUser", 5);
+            (await Host.List(token)).Select(p => p.Id).Order().ShouldBe(created.Order());
+
+            await Host.Send(HttpMethod.Delete, $"/api/projects/{created[0]}", token, status: 202);
+            created.Add(await Host.Create(token, "after a deletion"));
+            (await Host.Try(HttpMethod.Post, "/api/projects", token, new { name = "one too many" })).ShouldNameLimit(409, "Limits:ProjectsPerUser", 5);
+        }
+        finally
+        {
+            foreach (var id in created) await Host.Try(HttpMethod.Delete, $"/api/projects/{id}", token);
+            foreach (var id in created) await Host.WaitUntilGone(token, id, seconds: 120);
+        }
+    }
+
+    [Fact]
+    public async Task keys_added_at_once_stop_at_the_configured_cap_and_revoking_one_frees_a_place()
+    {
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var answers = await Task.WhenAll(Enumerable.Range(0, 2 * CapsFixture.Keys).Select(i =>
+            Host.Try(HttpMethod.Post, "/api/user/api-keys", token, new { name = $"key {i}", provider = "openai", key = $"sk-capped-key-{i:D4}" })));
+
+        answers.Count(a => a.Context.Response.StatusCode == 201).ShouldBe(CapsFixture.Keys);
+        foreach (var answer in answers.Where(a => a.Context.Response.StatusCode != 201))
+            answer.ShouldNameLimit(409, "Limits:ApiKeysPerUser", CapsFixture.Keys);
+        var keys = (await Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", token)).Items;
+        keys.Count.ShouldBe(CapsFixture.Keys);
+
+        await Host.Send(HttpMethod.Delete, $"/api/user/api-keys/{keys[0].Id}", token, status: 204);
+        await Host.Send(HttpMethod.Post, "/api/user/api-keys", token, new { name = "again", provider = "openai", key = "sk-capped-key-again" }, status: 201);
+    }
+
+    [Fact]
+    public async Task custom_models_stop_at_the_configured_cap_and_removing_one_frees_a_place()
+    {
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        object Model(int i) => new { model_id = $"capped-model-{i}", provider = "openai-compatible", endpoint = "https://models.example.com/v1" };
+        var ids = new List<Guid>();
+        for (var i = 0; i < CapsFixture.Models; i++)
+            ids.Add((await (await Host.Send(HttpMethod.Post, "/api/user/models", token, Model(i), status: 201)).ReadAsJsonAsync<JsonElement>())
+                .GetProperty("id").GetGuid());
+
+        (await Host.Try(HttpMethod.Post, "/api/user/models", token, Model(99))).ShouldNameLimit(409, "Limits:CustomModelsPerUser", CapsFixture.Models);
+        await Host.Send(HttpMethod.Delete, $"/api/user/models/{ids[0]}", token, status: 204);
+        await Host.Send(HttpMethod.Post, "/api/user/models", token, Model(99), status: 201);
+    }
+
+    [Fact]
+    public async Task chats_past_the_concurrent_cap_are_a_429_while_the_others_run_and_another_user_is_not_held_back()
+    {
+        fixture.Fake.Behavior = new FakeBehavior { Delay = TimeSpan.FromSeconds(4) };
+        fixture.Fake.Requests.Clear();
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var running = Enumerable.Range(0, CapsFixture.Chats)
+            .Select(i => Host.Try(HttpMethod.Post, "/api/chat", token, new { message = $"slow {i}", model = LimitedHostFixture.Model })).ToList();
+        try
+        {
+            await Eventually.Get(() => Task.FromResult(fixture.Fake.Requests.Count), n => n >= CapsFixture.Chats, TimeSpan.FromSeconds(20),
+                "the chats to reach the provider");
+
+            var refused = await Host.Try(HttpMethod.Post, "/api/chat", token, new { message = "one more", model = LimitedHostFixture.Model });
+            refused.ShouldNameLimit(429, "Limits:ConcurrentChatsPerUser", CapsFixture.Chats);
+            var other = TestSettings.TokenFor(TestSettings.NewUser());
+            (await Host.Try(HttpMethod.Post, "/api/chat", other, new { message = "mine", model = LimitedHostFixture.Model }))
+                .Context.Response.StatusCode.ShouldBe(200);
+        }
+        finally
+        {
+            // Only the cap is this test's: two messages at once to one conversation are issue 8's defect 9, not a limit.
+            foreach (var answer in await Task.WhenAll(running)) answer.Context.Response.StatusCode.ShouldNotBe(429, answer.ReadAsText());
+            fixture.Fake.Behavior = new FakeBehavior();
+        }
+        (await Host.Try(HttpMethod.Post, "/api/chat", token, new { message = "after", model = LimitedHostFixture.Model }))
+            .Context.Response.StatusCode.ShouldBe(200);
+    }
+
+    [Fact]
+    public async Task sockets_past_the_cap_are_a_429_and_closing_one_frees_a_place()
+    {
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var open = new List<LiveClient>();
+        try
+        {
+            for (var i = 0; i < CapsFixture.Sockets; i++) open.Add(await (await LiveClient.ConnectAsync(Host, token)).Subscribe());
+
+            (await Host.Try(HttpMethod.Get, "/ws", token)).ShouldNameLimit(429, "Limits:WebSocketsPerUser", CapsFixture.Sockets);
+            await Should.ThrowAsync<InvalidOperationException>(() => LiveClient.ConnectAsync(Host, token));
+            open.Add(await (await LiveClient.ConnectAsync(Host, TestSettings.TokenFor(TestSettings.NewUser()))).Subscribe());
+
+            await open[0].DisposeAsync();
+            open.RemoveAt(0);
+            // A plain GET past the cap check is a 400 (not a WebSocket request): a place is free again.
+            await Eventually.Get(async () => (await Host.Try(HttpMethod.Get, "/ws", token)).Context.Response.StatusCode, s => s == 400,
+                TimeSpan.FromSeconds(10), "the closed socket's place to be given back");
+            open.Add(await (await LiveClient.ConnectAsync(Host, token)).Subscribe());
+        }
+        finally
+        {
+            foreach (var client in open) await client.DisposeAsync();
+        }
+    }
+}
