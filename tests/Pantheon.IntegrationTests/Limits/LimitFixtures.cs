@@ -1,16 +1,21 @@
 using Alba;
+using Microsoft.Extensions.DependencyInjection;
+using Pantheon.Handlers.Projects;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.TestSupport;
 
 namespace Pantheon.IntegrationTests.Limits;
 
 /// <summary>
-/// A host of its own with the limits a collection tests, on the shared test database and engine. Unlike
-/// <see cref="AppFixture"/> it neither resets data nor removes machines, since other collections run beside it: its
-/// tests use fresh users and remove what they make.
+/// A host of its own with the limits a collection tests, on the shared test database (fresh users keep tests apart, so
+/// it never resets data) with machines under an instance label and data root of its own below this run's: the app
+/// collection's clean-ups never take its machines, and it removes its own when it is done.
 /// </summary>
-public abstract class LimitedHostFixture : IAsyncLifetime
+public abstract class LimitedHostFixture(string name) : IAsyncLifetime
 {
+    private readonly string _instance = $"{TestSettings.Instance}-{name}";
+    private string DataRoot => Path.Combine(Path.GetTempPath(), _instance, "data");
+
     public IAlbaHost Host { get; private set; } = null!;
     public FakeProvider Fake { get; private set; } = null!;
 
@@ -27,19 +32,31 @@ public abstract class LimitedHostFixture : IAsyncLifetime
         settings["Chat:BaseUrls:openrouter"] = Fake.BaseUrl.ToString().TrimEnd('/') + "/api/v1";
         settings["OPENROUTER_API_KEY"] = AppFixture.SystemOpenRouterKey;
         settings["Chat:TimeoutSeconds"] = "30";
+        settings["Docker:Instance"] = _instance;
+        settings["Projects:DataRoot"] = DataRoot;
         Configure(settings);
         Host = await AppFixture.StartAsync(settings);
+        await RemoveMachinesAsync();
     }
 
     public async Task DisposeAsync()
     {
+        await RemoveMachinesAsync();
         await Host.DisposeAsync();
         await Fake.DisposeAsync();
+    }
+
+    private async Task RemoveMachinesAsync()
+    {
+        var vmHost = Host.Services.GetRequiredService<IVmHost>();
+        foreach (var resource in (await vmHost.ListLabelledAsync(default)).OrderBy(r => r.Kind == "container" ? 0 : 1))
+            await vmHost.RemoveAsync(resource, default);
+        if (Directory.Exists(DataRoot)) Directory.Delete(DataRoot, recursive: true);
     }
 }
 
 /// <summary>Small caps (the projects cap keeps its default of 5); rate limits out of the way.</summary>
-public sealed class CapsFixture : LimitedHostFixture
+public sealed class CapsFixture() : LimitedHostFixture("caps")
 {
     public const int Keys = 3, Models = 2, Chats = 2, Sockets = 2;
 
@@ -59,7 +76,7 @@ public sealed class CapsCollection : ICollectionFixture<CapsFixture>
 }
 
 /// <summary>Small buckets that refill slowly (one a minute), so a test can empty one and see the 429.</summary>
-public sealed class RateLimitFixture : LimitedHostFixture
+public sealed class RateLimitFixture() : LimitedHostFixture("rates")
 {
     public const int Api = 8;
 
