@@ -358,7 +358,7 @@ _p_export_docker() {
 #                                     after $READY_DELAY (1s) then idles; healthy
 #                                     once /tmp/ready exists; exits 0 on TERM/INT
 #  pantheon/test-vm-unhealthy:latest  FROM pantheon/test-vm; healthcheck always fails
-# Health: interval 1s, timeout 1s, retries 3 -> test-vm is `healthy` ~1-2s after
+# Health: interval 1s, timeout 10s (a loaded machine runs the check slowly), retries 3 -> test-vm is `healthy` ~1-2s after
 # start; test-vm-unhealthy turns `unhealthy` after ~3s. `docker stop` is instant.
 # Gotcha: Debian's busybox 1.35 is built without FEATURE_WGET_TIMEOUT, so
 # `wget -T N` SEGFAULTS (exit 139). Use `timeout N wget ...` instead.
@@ -397,7 +397,7 @@ _p_df_test_vm() {
     cat <<'EOF'
 FROM pantheon/busybox:latest
 COPY vm-init /bin/vm-init
-HEALTHCHECK --interval=1s --timeout=1s --retries=3 CMD ["/bin/sh", "-c", "test -f /tmp/ready"]
+HEALTHCHECK --interval=1s --timeout=10s --retries=3 CMD ["/bin/sh", "-c", "test -f /tmp/ready"]
 STOPSIGNAL SIGTERM
 CMD ["/bin/vm-init"]
 EOF

@@ -56,6 +56,9 @@ public static class PantheonApp
         AddProjects(services, configuration);
         services.AddSingleton<ProviderKeys>();
         services.AddSingleton<ChatClients>();
+        services.AddSingleton<ChatSetupCache>();
+        services.AddHostedService<ChatSetupListener>();
+        services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
         services.AddLiveUpdates(configuration);
 
         services.AddPantheonAuthentication(configuration);
@@ -91,6 +94,7 @@ public static class PantheonApp
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");
+            opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
             opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
             opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
             opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);

@@ -48,6 +48,10 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         {
             try { return (await docker.Networks.CreateNetworkAsync(parameters, t)).ID; }
             catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict) { return null; }
+            catch (DockerApiException e) when (e.ResponseBody.Contains("overlaps", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new SubnetTakenException(spec.Subnet, e);
+            }
         }, ct);
         if (id is not null)
         {

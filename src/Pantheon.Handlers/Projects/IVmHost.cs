@@ -59,10 +59,20 @@ public sealed record ContainerState(string Id, ContainerHealth Health, string? D
 public sealed record LabelledResource(string Kind, string Id, string Name, Guid ProjectId, string? Role);
 
 /// <summary>A failure of the machine host, in words fit for a project's failure reason.</summary>
-public sealed class VmHostException(string message, bool transient, Exception? inner = null) : Exception(message, inner)
+public class VmHostException(string message, bool transient, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>Whether trying again may help (the engine did not answer, a conflict in flight), as opposed to a bad image or spec.</summary>
     public bool Transient { get; } = transient;
+}
+
+/// <summary>
+/// The engine refused a network because another network (not in our leases: another tool, another deployment on the
+/// same engine) took an overlapping subnet since we looked: another subnet will do.
+/// </summary>
+public sealed class SubnetTakenException(string subnet, Exception inner)
+    : VmHostException($"The subnet {subnet} overlaps a network the engine already has.", transient: true, inner)
+{
+    public string Subnet { get; } = subnet;
 }
 
 /// <summary>

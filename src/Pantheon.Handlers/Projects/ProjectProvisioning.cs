@@ -51,14 +51,38 @@ public sealed class ProjectProvisioning : Saga
         if (!await IsAt(ProvisioningStep.AllocatingNetwork, context, session, ct)) return [];
         return await Run(message, "allocate-network", context, session, ct, async () =>
         {
-            var subnet = await leases.LeaseAsync(Id, await context.Host.UsedSubnetsAsync(ct), ct);
             var name = NetworkName(Id);
-            var networkId = await context.Host.EnsureNetworkAsync(new ProjectNetworkSpec(Id, name, subnet.Cidr, subnet.Gateway), ct);
+            var (subnet, networkId) = await AllocateAsync(name, leases, context, ct);
             Subnet = subnet.Cidr;
             NetworkId = networkId;
             _project!.AppendOne(new NetworkAllocated(Id, subnet.Cidr, name, networkId, context.Time.GetUtcNow()));
             return Advance(ProvisioningStep.PreparingSharedFolder, new PrepareSharedFolder(Id), context);
         });
+    }
+
+    /// <summary>
+    /// Leases a subnet and creates the network on it. A network that is not ours (another tool, another deployment on
+    /// this engine) can take the subnet between our look at the engine and our create: then the next one is tried.
+    /// </summary>
+    private async Task<(Domain.Projects.Subnet, string)> AllocateAsync(string name, SubnetLeases leases, ProvisioningContext context,
+        CancellationToken ct)
+    {
+        const int maxTaken = 16;
+        var taken = new List<string>();
+        while (true)
+        {
+            var subnet = await leases.LeaseAsync(Id, [.. await context.Host.UsedSubnetsAsync(ct), .. taken], ct);
+            try
+            {
+                return (subnet, await context.Host.EnsureNetworkAsync(new ProjectNetworkSpec(Id, name, subnet.Cidr, subnet.Gateway), ct));
+            }
+            catch (SubnetTakenException e) when (taken.Count < maxTaken)
+            {
+                context.Logger.LogInformation("Subnet {Subnet} was taken on the engine; leasing another for project {ProjectId}", e.Subnet, Id);
+                taken.Add(subnet.Cidr);
+                await leases.ReleaseAsync(Id, ct);
+            }
+        }
     }
 
     public async Task<OutgoingMessages> Handle(PrepareSharedFolder message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)

@@ -44,4 +44,12 @@ public sealed class SubnetLeases(IDocumentStore store, ProjectSettings settings,
         }
         throw new InvalidOperationException($"Could not lease a subnet for project {projectId} after {MaxCollisions} collisions.");
     }
+
+    /// <summary>Gives up the project's lease, committed at once (the engine refused its subnet).</summary>
+    public async Task ReleaseAsync(Guid projectId, CancellationToken ct)
+    {
+        await using var session = store.LightweightSession();
+        session.DeleteWhere<SubnetLease>(l => l.ProjectId == projectId);
+        await session.SaveChangesAsync(ct);
+    }
 }

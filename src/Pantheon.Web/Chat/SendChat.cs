@@ -52,7 +52,7 @@ public static class SendChatEndpoint
     /// </summary>
     [WolverinePost("/api/chat", OperationId = "SendChat")]
     public static async Task<IResult> Post(SendChat command, ClaimsPrincipal principal, HttpContext http, IDocumentStore store,
-        ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
+        ProviderKeys keys, ChatClients clients, ChatDefaults defaults, ChatSetupCache setups, TimeProvider time)
     {
         var userId = principal.UserId();
         var ct = http.RequestAborted;
@@ -62,23 +62,20 @@ public static class SendChatEndpoint
         await using var query = store.QuerySession();
         var batch = query.CreateBatchQuery();
         var projectRead = command.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
-        var settingsRead = batch.Load<UserSettings>(UserId.SettingsStreamFor(userId));
-        var customRead = batch.Query<CustomModelView>().Where(m => m.UserId == userId).ToList();
-        var keysRead = batch.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToList();
-        var secretsRead = batch.Query<ProviderKeySecret>().Where(k => k.UserId == userId).ToList();
         var historyRead = batch.Load<ChatHistory>(conversationId);
         await batch.Execute(ct);
+        var setup = await setups.GetAsync(userId, query, ct);
 
         if (command.ProjectId is not null && (await projectRead)?.OwnerId != userId)
             return Results.Problem(Problems.NotFound("The project"));
 
-        var settings = await settingsRead;
+        var settings = setup.Settings;
         var modelId = command.Model ?? settings?.PreferredModel ?? defaults.Model;
         var parameters = Merge(command.ModelParameters, settings?.ModelParameters ?? UserSettings.DefaultParameters);
-        var userKeys = new UserKeys(userId, await keysRead, await secretsRead);
+        var userKeys = setup.Keys;
 
         // Route: the user's own model by its id, else a provider by the id's prefix.
-        var custom = (await customRead).FirstOrDefault(m => m.ModelId == modelId);
+        var custom = setup.Models.FirstOrDefault(m => m.ModelId == modelId);
         string provider;
         IChatClient client;
         Guid? keyId;

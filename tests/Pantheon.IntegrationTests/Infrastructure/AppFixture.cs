@@ -50,11 +50,13 @@ public class AppFixture : IAsyncLifetime
         if (Directory.Exists(TestSettings.DataRoot)) Directory.Delete(TestSettings.DataRoot, recursive: true);
     }
 
-    public static Task<IAlbaHost> StartAsync(Dictionary<string, string?> settings, LogCapture? logs = null, string environment = "Testing") =>
+    public static Task<IAlbaHost> StartAsync(Dictionary<string, string?> settings, LogCapture? logs = null, string environment = "Testing",
+        Action<IServiceCollection>? services = null) =>
         AlbaHost.For<Program>(b =>
         {
             b.UseEnvironment(environment);
             foreach (var (key, value) in settings) b.UseSetting(key, value);
+            if (services is not null) b.ConfigureServices(services);
             b.ConfigureServices(services =>
             {
                 services.RunWolverineInSoloMode();

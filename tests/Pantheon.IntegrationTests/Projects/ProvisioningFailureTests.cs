@@ -58,6 +58,50 @@ public class ProvisioningFailureTests(AppFixture app)
     }
 
     [Fact]
+    public async Task a_subnet_taken_on_the_engine_after_the_lease_looked_is_skipped_for_the_next()
+    {
+        // Another deployment on this engine takes the first free subnet between our look at the engine and our create.
+        var taken = new SubnetPool(TestSettings.SubnetPool).FirstFree([], await VmHost.UsedSubnetsAsync(default))!.Value;
+        var foreign = await app.Host.Services.GetRequiredService<Docker.DotNet.IDockerClient>().Networks.CreateNetworkAsync(new()
+        {
+            Name = $"foreign-{Guid.NewGuid():N}", Internal = true,
+            IPAM = new() { Config = [new() { Subnet = taken.Cidr, Gateway = taken.Gateway }] },
+        });
+        try
+        {
+            await using var host = await AppFixture.StartAsync(TestSettings.Base(), services: s =>
+                s.AddSingleton<IVmHost>(sp => new LookedTooEarly(ActivatorUtilities.CreateInstance<DockerVmHost>(sp), taken.Cidr)));
+            var token = TestSettings.TokenFor(TestSettings.NewUser());
+
+            var project = await host.WaitFor(token, await host.Create(token), ProjectStatus.Ready);
+
+            project.Subnet.ShouldNotBeNull().ShouldNotBe(taken.Cidr);
+            await host.Send(HttpMethod.Delete, $"/api/projects/{project.Id}", token, status: 202);
+            await host.WaitUntilGone(token, project.Id);
+        }
+        finally
+        {
+            await app.Host.Services.GetRequiredService<Docker.DotNet.IDockerClient>().Networks.DeleteNetworkAsync(foreign.ID);
+        }
+    }
+
+    /// <summary>The real engine, whose list of used subnets is read before a foreign network took one of them.</summary>
+    private sealed class LookedTooEarly(IVmHost engine, string hidden) : IVmHost
+    {
+        public async Task<IReadOnlyList<string>> UsedSubnetsAsync(CancellationToken ct) =>
+            (await engine.UsedSubnetsAsync(ct)).Where(s => s != hidden).ToList();
+
+        public Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct) => engine.EnsureNetworkAsync(spec, ct);
+        public Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct) => engine.EnsureContainerStartedAsync(spec, ct);
+        public Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct) => engine.InspectAsync(nameOrId, ct);
+        public Task RemoveProjectAsync(Guid projectId, CancellationToken ct) => engine.RemoveProjectAsync(projectId, ct);
+        public Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct) => engine.ListLabelledAsync(ct);
+        public Task RemoveAsync(LabelledResource resource, CancellationToken ct) => engine.RemoveAsync(resource, ct);
+        public Task<(long ExitCode, string Output)> ExecAsync(string container, IReadOnlyList<string> command, CancellationToken ct) =>
+            engine.ExecAsync(container, command, ct);
+    }
+
+    [Fact]
     public async Task a_host_stopped_after_the_network_is_allocated_is_finished_by_the_next_with_one_network()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());

@@ -19,16 +19,18 @@ namespace Internal.Generated.WolverineHandlers
         private readonly FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> _validatorOfSendChat;
         private readonly Marten.IDocumentStore _documentStore;
         private readonly Pantheon.Handlers.Chat.ChatClients _chatClients;
+        private readonly Pantheon.Handlers.Chat.ChatSetupCache _chatSetupCache;
         private readonly Pantheon.Handlers.Chat.ProviderKeys _providerKeys;
         private readonly Pantheon.Handlers.Settings.ChatDefaults _chatDefaults;
         private readonly System.TimeProvider _timeProvider;
 
-        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Marten.IDocumentStore documentStore, Pantheon.Handlers.Chat.ChatClients chatClients, Pantheon.Handlers.Chat.ProviderKeys providerKeys, Pantheon.Handlers.Settings.ChatDefaults chatDefaults, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
+        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Marten.IDocumentStore documentStore, Pantheon.Handlers.Chat.ChatClients chatClients, Pantheon.Handlers.Chat.ChatSetupCache chatSetupCache, Pantheon.Handlers.Chat.ProviderKeys providerKeys, Pantheon.Handlers.Settings.ChatDefaults chatDefaults, System.TimeProvider timeProvider) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfSendChat = validatorOfSendChat;
             _documentStore = documentStore;
             _chatClients = chatClients;
+            _chatSetupCache = chatSetupCache;
             _providerKeys = providerKeys;
             _chatDefaults = chatDefaults;
             _timeProvider = timeProvider;
@@ -53,7 +55,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _documentStore, _providerKeys, _chatClients, _chatDefaults, _timeProvider).ConfigureAwait(false);
+            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _documentStore, _providerKeys, _chatClients, _chatDefaults, _chatSetupCache, _timeProvider).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
