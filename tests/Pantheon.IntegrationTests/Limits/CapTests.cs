@@ -50,6 +50,8 @@ public class CapTests(CapsFixture fixture)
             answer.ShouldNameLimit(409, "Limits:ApiKeysPerUser", CapsFixture.Keys);
         var keys = (await Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", token)).Items;
         keys.Count.ShouldBe(CapsFixture.Keys);
+        // A body that is not valid is a 400 naming the field first, cap or no cap.
+        await Host.ShouldRejectField(HttpMethod.Post, "/api/user/api-keys", token, """{"name":"x","provider":"acme","key":"sk-1234567890"}""", "provider");
 
         await Host.Send(HttpMethod.Delete, $"/api/user/api-keys/{keys[0].Id}", token, status: 204);
         await Host.Send(HttpMethod.Post, "/api/user/api-keys", token, new { name = "again", provider = "openai", key = "sk-capped-key-again" }, status: 201);

@@ -38,7 +38,6 @@ namespace Internal.Generated.WolverineHandlers
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Chat.SendChatEndpoint").SetTag("http.route", "/api/chat").SetTag("http.request.method", "POST");
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Chat.SendChat>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
@@ -53,6 +52,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Chat.SendChatEndpoint").SetTag("http.route", "/api/chat").SetTag("http.request.method", "POST");
             
             // The actual HTTP request handler execution
             var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _documentStore, _providerKeys, _chatClients, _chatDefaults, _chatSetupCache, _timeProvider).ConfigureAwait(false);
