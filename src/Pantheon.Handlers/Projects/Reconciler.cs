@@ -42,7 +42,8 @@ public static class ReconcileOrphansHandler
 
 /// <summary>Runs the reconciler at start-up and then every <see cref="ProjectSettings.ReconcileIntervalSeconds"/>.</summary>
 public sealed class ReconcilerService(
-    IServiceProvider services, IHostApplicationLifetime lifetime, ProjectSettings settings, ILogger<ReconcilerService> logger) : BackgroundService
+    IServiceProvider services, IHostApplicationLifetime lifetime, ProjectSettings settings, ILogger<ReconcilerService> logger)
+    : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -46,7 +46,8 @@ public static class ListCustomModelsEndpoint
 
     /// <summary>The caller's custom models, oldest first, a page at a time (<c>limit</c>, <c>after</c>).</summary>
     [WolverineGet("/api/user/models", OperationId = "ListCustomModels")]
-    public static Task<Page<CustomModelResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    public static Task<Page<CustomModelResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session,
+        CancellationToken ct)
     {
         var userId = principal.UserId();
         return Paging.ByIdAsync(session.Query<CustomModelView>().Where(m => m.UserId == userId), m => m.Id, after, limit,

@@ -33,7 +33,8 @@ public sealed record AddApiKey(string? Name, string? Provider, string? Key)
 public static class AddApiKeyEndpoint
 {
     /// <summary>At most <see cref="UserLimits.ApiKeysPerUser"/> unrevoked keys, however many adds run at once.</summary>
-    public static Task<ProblemDetails> ValidateAsync(ClaimsPrincipal principal, IDocumentSession session, UserLimits limits, CancellationToken ct)
+    public static Task<ProblemDetails> ValidateAsync(ClaimsPrincipal principal, IDocumentSession session, UserLimits limits,
+        CancellationToken ct)
     {
         var userId = principal.UserId();
         return Caps.CheckAsync<ProviderKeyView>(session, userId, k => k.UserId == userId,

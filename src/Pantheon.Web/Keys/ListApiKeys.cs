@@ -14,9 +14,11 @@ public static class ListApiKeysEndpoint
 
     /// <summary>The caller's unrevoked keys, oldest first, a page at a time (<c>limit</c>, <c>after</c>).</summary>
     [WolverineGet("/api/user/api-keys", OperationId = "ListApiKeys")]
-    public static Task<Page<ApiKeyResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    public static Task<Page<ApiKeyResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session,
+        CancellationToken ct)
     {
         var userId = principal.UserId();
-        return Paging.ByIdAsync(session.Query<ProviderKeyView>().Where(k => k.UserId == userId), k => k.Id, after, limit, ApiKeyResponse.From, ct);
+        var keys = session.Query<ProviderKeyView>().Where(k => k.UserId == userId);
+        return Paging.ByIdAsync(keys, k => k.Id, after, limit, ApiKeyResponse.From, ct);
     }
 }

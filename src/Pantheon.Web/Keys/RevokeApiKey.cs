@@ -18,6 +18,7 @@ public static class RevokeApiKeyEndpoint
     /// <summary>Revokes the key and destroys its data key in the same transaction.</summary>
     [WolverineDelete("/api/user/api-keys/{id}", OperationId = "RevokeApiKey")]
     [EmptyResponse]
-    public static (Events, IMartenOp) Delete([WriteAggregate(Required = false)] ProviderKey? key, ClaimsPrincipal principal, TimeProvider time) =>
+    public static (Events, IMartenOp) Delete([WriteAggregate(Required = false)] ProviderKey? key, ClaimsPrincipal principal,
+        TimeProvider time) =>
         (new Events(KeyDecider.Revoke(key, principal.UserId(), time.GetUtcNow())), MartenOps.Delete<ProviderKeySecret>(key!.Id));
 }

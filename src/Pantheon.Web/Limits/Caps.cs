@@ -13,8 +13,8 @@ namespace Pantheon.Web.Limits;
 /// </summary>
 public static class Caps
 {
-    public static async Task<ProblemDetails> CheckAsync<T>(IDocumentSession session, string userId, Expression<Func<T, bool>> held, int max,
-        string setting, string what, CancellationToken ct) where T : notnull
+    public static async Task<ProblemDetails> CheckAsync<T>(IDocumentSession session, string userId, Expression<Func<T, bool>> held,
+        int max, string setting, string what, CancellationToken ct) where T : notnull
     {
         await session.LockAsync($"cap:{typeof(T).Name}:{userId}", ct);
         var count = await session.Query<T>().Where(held).CountAsync(ct);

@@ -19,7 +19,8 @@ public static class LimitProblems
     {
         Status = StatusCodes.Status429TooManyRequests,
         Title = "Too many requests",
-        Detail = $"Rate limit {setting}: {bucket.TokenLimit} requests at once, then {bucket.TokensPerPeriod} every {bucket.PeriodSeconds} s."
+        Detail = $"Rate limit {setting}: {bucket.TokenLimit} requests at once, "
+            + $"then {bucket.TokensPerPeriod} every {bucket.PeriodSeconds} s."
             + (retryAfter is { } r ? $" Try again in {Math.Ceiling(r.TotalSeconds)} s." : ""),
         Extensions = { ["limit"] = setting, ["value"] = bucket.TokenLimit },
     };

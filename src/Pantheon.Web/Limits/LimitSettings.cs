@@ -38,7 +38,9 @@ public sealed class RateLimitSettings
     public TokenBucket Projects { get; set; } = new() { TokenLimit = 10, TokensPerPeriod = 1, PeriodSeconds = 6 };
 }
 
-/// <summary>A bucket of <see cref="TokenLimit"/> requests, refilled by <see cref="TokensPerPeriod"/> every <see cref="PeriodSeconds"/>.</summary>
+/// <summary>
+/// A bucket of <see cref="TokenLimit"/> requests, refilled by <see cref="TokensPerPeriod"/> every <see cref="PeriodSeconds"/>.
+/// </summary>
 public sealed class TokenBucket
 {
     public int TokenLimit { get; set; }

@@ -22,7 +22,7 @@ public sealed class LiveUpdates(NpgsqlDataSource database, IDocumentStore store,
 
     public void Add(LiveSocket socket) => _sockets.TryAdd(socket, 0);
 
-    /// <summary>Takes one of the user's <paramref name="max"/> socket places in this process, or answers false when all are taken.</summary>
+    /// <summary>Takes one of the user's <paramref name="max"/> socket places in this process; false when all are taken.</summary>
     public bool TryReserve(string userId, int max)
     {
         lock (_places)

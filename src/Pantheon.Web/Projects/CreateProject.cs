@@ -30,8 +30,9 @@ public sealed record CreateProject(string? Name, string? Os)
 
 public static class CreateProjectEndpoint
 {
-    /// <summary>At most <see cref="UserLimits.ProjectsPerUser"/> projects that are not being deleted, however many creates run at once.</summary>
-    public static Task<ProblemDetails> ValidateAsync(ClaimsPrincipal principal, IDocumentSession session, UserLimits limits, CancellationToken ct)
+    /// <summary>At most <see cref="UserLimits.ProjectsPerUser"/> projects not being deleted, however many creates run at once.</summary>
+    public static Task<ProblemDetails> ValidateAsync(ClaimsPrincipal principal, IDocumentSession session, UserLimits limits,
+        CancellationToken ct)
     {
         var owner = principal.UserId();
         return Caps.CheckAsync<ProjectView>(session, owner, p => p.OwnerId == owner && p.Status != ProjectStatus.Deleting,

@@ -13,12 +13,14 @@ public static class ListProjectsEndpoint
 {
     public static ProblemDetails Validate(int? limit) => Paging.Validate(limit);
 
-    /// <summary>The caller's projects, oldest first, a page at a time (<c>limit</c>, <c>after</c>: the last page's <c>next_after</c>).</summary>
+    /// <summary>The caller's projects, oldest first, a page at a time (<c>limit</c>, <c>after</c>: the last <c>next_after</c>).</summary>
     [WolverineGet("/api/projects", OperationId = "ListProjects")]
-    public static Task<Page<ProjectResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    public static Task<Page<ProjectResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session,
+        CancellationToken ct)
     {
         var owner = principal.UserId();
-        return Paging.ByIdAsync(session.Query<ProjectView>().Where(p => p.OwnerId == owner), p => p.Id, after, limit, ProjectResponse.From, ct);
+        var projects = session.Query<ProjectView>().Where(p => p.OwnerId == owner);
+        return Paging.ByIdAsync(projects, p => p.Id, after, limit, ProjectResponse.From, ct);
     }
 }
 

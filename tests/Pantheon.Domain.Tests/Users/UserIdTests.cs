@@ -17,7 +17,8 @@ public class UserIdTests
     [Fact]
     public void no_two_purposes_subjects_and_projects_meet()
     {
-        string[] subjects = ["bob", "user", "settings", "conversation", $"{Project:D}:bob", $"conversation:{Project:D}:bob", ":bob", "bob:", "b"];
+        string[] subjects =
+            ["bob", "user", "settings", "conversation", $"{Project:D}:bob", $"conversation:{Project:D}:bob", ":bob", "bob:", "b"];
         Guid?[] projects = [null, Project, Guid.Empty];
         var ids = new List<Guid>();
         foreach (var subject in subjects)

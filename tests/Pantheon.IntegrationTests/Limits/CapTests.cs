@@ -35,7 +35,8 @@ public class CapTests(CapsFixture fixture)
         await Host.WaitFor(token, created[0], ProjectStatus.Ready);
         await Host.Send(HttpMethod.Delete, $"/api/projects/{created[0]}", token, status: 202);
         await Host.Create(token, "after a deletion");
-        (await Host.Try(HttpMethod.Post, "/api/projects", token, new { name = "one too many" })).ShouldNameLimit(409, "Limits:ProjectsPerUser", 5);
+        (await Host.Try(HttpMethod.Post, "/api/projects", token, new { name = "one too many" }))
+            .ShouldNameLimit(409, "Limits:ProjectsPerUser", 5);
     }
 
     [Fact]
@@ -43,7 +44,7 @@ public class CapTests(CapsFixture fixture)
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         var answers = await Task.WhenAll(Enumerable.Range(0, 2 * CapsFixture.Keys).Select(i =>
-            Host.Try(HttpMethod.Post, "/api/user/api-keys", token, new { name = $"key {i}", provider = "openai", key = $"sk-capped-key-{i:D4}" })));
+            Host.Try(HttpMethod.Post, "/api/user/api-keys", token, Key($"key {i}", $"sk-capped-key-{i:D4}"))));
 
         answers.Count(a => a.Context.Response.StatusCode == 201).ShouldBe(CapsFixture.Keys);
         foreach (var answer in answers.Where(a => a.Context.Response.StatusCode != 201))
@@ -51,23 +52,30 @@ public class CapTests(CapsFixture fixture)
         var keys = (await Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", token)).Items;
         keys.Count.ShouldBe(CapsFixture.Keys);
         // A body that is not valid is a 400 naming the field first, cap or no cap.
-        await Host.ShouldRejectField(HttpMethod.Post, "/api/user/api-keys", token, """{"name":"x","provider":"acme","key":"sk-1234567890"}""", "provider");
+        await Host.ShouldRejectField(HttpMethod.Post, "/api/user/api-keys", token,
+            """{"name":"x","provider":"acme","key":"sk-1234567890"}""", "provider");
 
         await Host.Send(HttpMethod.Delete, $"/api/user/api-keys/{keys[0].Id}", token, status: 204);
-        await Host.Send(HttpMethod.Post, "/api/user/api-keys", token, new { name = "again", provider = "openai", key = "sk-capped-key-again" }, status: 201);
+        await Host.Send(HttpMethod.Post, "/api/user/api-keys", token, Key("again", "sk-capped-key-again"), status: 201);
     }
+
+    private static object Key(string name, string key) => new { name, provider = "openai", key };
 
     [Fact]
     public async Task custom_models_stop_at_the_configured_cap_and_removing_one_frees_a_place()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        object Model(int i) => new { model_id = $"capped-model-{i}", provider = "openai-compatible", endpoint = "https://models.example.com/v1" };
+        object Model(int i) =>
+            new { model_id = $"capped-model-{i}", provider = "openai-compatible", endpoint = "https://models.example.com/v1" };
         var ids = new List<Guid>();
         for (var i = 0; i < CapsFixture.Models; i++)
-            ids.Add((await (await Host.Send(HttpMethod.Post, "/api/user/models", token, Model(i), status: 201)).ReadAsJsonAsync<JsonElement>())
-                .GetProperty("id").GetGuid());
+        {
+            var created = await Host.Send(HttpMethod.Post, "/api/user/models", token, Model(i), status: 201);
+            ids.Add((await created.ReadAsJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+        }
 
-        (await Host.Try(HttpMethod.Post, "/api/user/models", token, Model(99))).ShouldNameLimit(409, "Limits:CustomModelsPerUser", CapsFixture.Models);
+        (await Host.Try(HttpMethod.Post, "/api/user/models", token, Model(99)))
+            .ShouldNameLimit(409, "Limits:CustomModelsPerUser", CapsFixture.Models);
         await Host.Send(HttpMethod.Delete, $"/api/user/models/{ids[0]}", token, status: 204);
         await Host.Send(HttpMethod.Post, "/api/user/models", token, Model(99), status: 201);
     }
@@ -79,7 +87,10 @@ public class CapTests(CapsFixture fixture)
         // Each chat in a conversation of its own (general, and one per project): the cap, not the conversation, holds them.
         var conversations = new List<object> { new { message = "slow, general", model = LimitedHostFixture.Model } };
         for (var i = 1; i < CapsFixture.Chats; i++)
-            conversations.Add(new { message = $"slow {i}", model = LimitedHostFixture.Model, project_id = await Host.Create(token, $"chatty {i}") });
+        {
+            var project = await Host.Create(token, $"chatty {i}");
+            conversations.Add(new { message = $"slow {i}", model = LimitedHostFixture.Model, project_id = project });
+        }
         fixture.Fake.Behavior = new FakeBehavior { Delay = TimeSpan.FromSeconds(4) };
         fixture.Fake.Requests.Clear();
         var running = conversations.Select(body => Host.Try(HttpMethod.Post, "/api/chat", token, body)).ToList();
@@ -88,7 +99,8 @@ public class CapTests(CapsFixture fixture)
             await Eventually.Get(() => Task.FromResult(fixture.Fake.Requests.Count), n => n >= CapsFixture.Chats, TimeSpan.FromSeconds(20),
                 "the chats to reach the provider");
 
-            var refused = await Host.Try(HttpMethod.Post, "/api/chat", token, new { message = "one more", model = LimitedHostFixture.Model });
+            var refused = await Host.Try(HttpMethod.Post, "/api/chat", token,
+                new { message = "one more", model = LimitedHostFixture.Model });
             refused.ShouldNameLimit(429, "Limits:ConcurrentChatsPerUser", CapsFixture.Chats);
             var other = TestSettings.TokenFor(TestSettings.NewUser());
             (await Host.Try(HttpMethod.Post, "/api/chat", other, new { message = "mine", model = LimitedHostFixture.Model }))

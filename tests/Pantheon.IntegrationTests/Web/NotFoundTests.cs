@@ -58,7 +58,8 @@ public partial class NotFoundTests(AppFixture app)
         return (result.Context.Response.StatusCode, result.Context.Response.ContentType, body);
     }
 
-    private static async Task<Guid> IdOf(IScenarioResult result) => (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+    private static async Task<Guid> IdOf(IScenarioResult result) =>
+        (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
 
     [GeneratedRegex("\"trace_id\":\"[^\"]*\"")]
     private static partial Regex TraceId();

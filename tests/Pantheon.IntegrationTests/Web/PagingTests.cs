@@ -29,7 +29,8 @@ public class PagingTests(AppFixture app)
         var models = new List<Guid>();
         for (var i = 0; i < 3; i++)
             models.Add(await IdOf(await app.Host.Send(HttpMethod.Post, "/api/user/models", token,
-                new { model_id = $"paged-{i}", provider = "openai-compatible", endpoint = "https://models.example.com/v1" }, status: 201)));
+                new { model_id = $"paged-{i}", provider = "openai-compatible", endpoint = "https://models.example.com/v1" },
+                status: 201)));
         var projects = new List<Guid>();
         for (var i = 0; i < 3; i++) projects.Add(await app.Host.Create(token, $"paged {i}"));
         try
@@ -58,7 +59,8 @@ public class PagingTests(AppFixture app)
     [Fact]
     public async Task a_cursor_that_is_no_id_is_a_400_naming_it()
     {
-        var problem = await app.Host.GetJson<JsonElement>("/api/projects?after=not-an-id", TestSettings.TokenFor(TestSettings.NewUser()), status: 400);
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var problem = await app.Host.GetJson<JsonElement>("/api/projects?after=not-an-id", token, status: 400);
         problem.ToString().ShouldContain("after");
     }
 
@@ -76,5 +78,6 @@ public class PagingTests(AppFixture app)
         return pages;
     }
 
-    private static async Task<Guid> IdOf(IScenarioResult result) => (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+    private static async Task<Guid> IdOf(IScenarioResult result) =>
+        (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
 }
