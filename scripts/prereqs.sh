@@ -499,6 +499,60 @@ ensure_vm_image() {
 }
 
 # ---------------------------------------------------------------------------
+# pantheon/test-desktop: a Debian desktop standing in for dockurr/windows (noVNC on 8006, VNC on 5900)
+# ---------------------------------------------------------------------------
+# The recipe is images/test-desktop/ (rootfs.sh + packages.txt make the root file system; the Dockerfile adds the
+# init, ports and health check). The root file system is cached as a tarball under .pantheon/images, keyed by a hash
+# of its recipe, so only a changed recipe runs debootstrap again.
+
+PANTHEON_DESKTOP_RECIPE="$ROOT/images/test-desktop"
+
+# The Debian mirror this machine's apt sources name (deb822 or one-line format).
+_p_apt_mirror() {
+    local uri
+    uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n 1 || true)
+    [ -n "$uri" ] || uri=$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+        awk '{print $2}' | grep -v security | head -n 1 || true)
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+_ensure_desktop_image_locked() {
+    local h_rootfs h_image
+    h_rootfs=$(cat "$PANTHEON_DESKTOP_RECIPE/rootfs.sh" "$PANTHEON_DESKTOP_RECIPE/packages.txt" | _p_sha)
+    h_image=$({ echo "$h_rootfs"; cat "$PANTHEON_DESKTOP_RECIPE/Dockerfile" "$PANTHEON_DESKTOP_RECIPE/desktop-init"; } | _p_sha)
+    [ "$(_p_image_label pantheon/test-desktop:latest)" = "$h_image" ] && return 0
+
+    local d=$PANTHEON_IMAGES_DIR tar="$PANTHEON_IMAGES_DIR/test-desktop-rootfs-$h_rootfs.tar"
+    mkdir -p "$d"
+    if [ "$(_p_image_label pantheon/test-desktop-rootfs:latest)" != "$h_rootfs" ]; then
+        if [ ! -s "$tar" ]; then
+            command -v debootstrap >/dev/null || _p_apt_install debootstrap
+            local started=$SECONDS rootfs="$d/test-desktop-rootfs"
+            umount "$rootfs/proc" 2>/dev/null || true
+            rm -rf "$rootfs" "$d"/test-desktop-rootfs-*.tar
+            _p_log "building the test desktop's root file system with debootstrap ($(_p_apt_mirror)); the first time takes minutes"
+            bash "$PANTHEON_DESKTOP_RECIPE/rootfs.sh" "$rootfs" "$(_p_apt_mirror)" >>"$d/test-desktop-rootfs.log" 2>&1 ||
+                { tail -n 20 "$d/test-desktop-rootfs.log" >&2; _p_die "the test desktop's root file system failed (see $d/test-desktop-rootfs.log)"; }
+            tar -C "$rootfs" -cf "$tar.part" . && mv "$tar.part" "$tar"
+            rm -rf "$rootfs"
+            _p_log "root file system built in $((SECONDS - started)) s ($(du -h "$tar" | cut -f1))"
+        fi
+        docker import --change "LABEL pantheon.hash=$h_rootfs" "$tar" pantheon/test-desktop-rootfs:latest >/dev/null
+    fi
+    local ctx="$d/test-desktop"
+    rm -rf "$ctx"; mkdir -p "$ctx"
+    cp "$PANTHEON_DESKTOP_RECIPE/Dockerfile" "$PANTHEON_DESKTOP_RECIPE/desktop-init" "$ctx/"
+    _p_build_image pantheon/test-desktop:latest "$h_image" "$ctx"
+    docker image prune -f --filter "label=pantheon.hash" >/dev/null 2>&1 || true
+}
+
+ensure_desktop_image() {
+    _p_docker_ok || _p_die "docker is not reachable; run ensure_docker first"
+    _p_locked images _ensure_desktop_image_locked
+    _p_log "image ready: pantheon/test-desktop"
+}
+
+# ---------------------------------------------------------------------------
 
 export_env() {
     _p_export_pg
@@ -557,7 +611,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     for _p_cmd in "$@"; do
         case "$_p_cmd" in
             all) ensure_all ;;
-            ensure_postgres|ensure_docker|ensure_vm_image|stop_all|status) "$_p_cmd" ;;
+            ensure_postgres|ensure_docker|ensure_vm_image|ensure_desktop_image|stop_all|status) "$_p_cmd" ;;
             export_env) export_env
                 for _p_v in PANTHEON_CONNECTION_STRING ConnectionStrings__Marten Docker__Endpoint DOCKER_HOST; do
                     printf 'export %s=%q\n' "$_p_v" "${!_p_v}"

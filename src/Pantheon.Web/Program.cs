@@ -1,6 +1,16 @@
 using JasperFx;
 using Pantheon.Web;
 
+if (args is ["audit", "export", ..])
+{
+    // The export reads the event table and nothing else: no host, so it starts in a fraction of the time.
+    var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environments.Production;
+    var configuration = new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory)
+        .AddJsonFile("appsettings.json", optional: true).AddJsonFile($"appsettings.{environment}.json", optional: true)
+        .AddEnvironmentVariables().Build();
+    return await Pantheon.Web.Audit.EventExport.RunAsync(configuration, args[2..]);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 if (args.Length > 0 && args[0] is "audit" or "dev-token")
 {

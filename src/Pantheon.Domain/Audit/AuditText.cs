@@ -34,7 +34,13 @@ public static class AuditText
         _ => data.GetType().Name,
     };
 
-    /// <summary>The event's data as it may leave the system: a key's ciphertext is blanked.</summary>
+    /// <summary>The fields of events that never leave the system, by event type: a key's ciphertext.</summary>
+    public static readonly IReadOnlyDictionary<Type, string[]> SecretFields = new Dictionary<Type, string[]>
+    {
+        [typeof(KeyAdded)] = [nameof(KeyAdded.Ciphertext)],
+    };
+
+    /// <summary>The event's data as it may leave the system: the <see cref="SecretFields"/> are blanked.</summary>
     public static object Redacted(object data) => data switch
     {
         KeyAdded e => e with { Ciphertext = "[redacted]" },

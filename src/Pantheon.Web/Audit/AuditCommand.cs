@@ -33,7 +33,6 @@ public sealed class AuditInput : NetCoreInput
 [Description("Audit the event store: 'audit project {id} [--at ..]' or 'audit export [--from ..] [--to ..] [--stream ..]'", Name = "audit")]
 public sealed class AuditCommand : JasperFxAsyncCommand<AuditInput>
 {
-    private const int ExportPage = 1000;
     private static readonly JsonSerializerOptions Json = CreateJson();
 
     public AuditCommand()
@@ -52,7 +51,13 @@ public sealed class AuditCommand : JasperFxAsyncCommand<AuditInput>
             case "project" when Guid.TryParse(input.Id, out var id):
                 return input.AtFlag is null ? await Timeline(session, id) : await AsOf(session, id, input.AtFlag);
             case "export":
-                await Export(session, Time(input.FromFlag), Time(input.ToFlag), input.StreamFlag is null ? null : Guid.Parse(input.StreamFlag));
+                // Program runs 'audit export' without a host (EventExport); this path serves a host that is already built.
+                var configuration = host.Services.GetRequiredService<IConfiguration>();
+                await using (var stdout = Console.OpenStandardOutput())
+                    await EventExport.WriteAsync(configuration.GetConnectionString(PantheonApp.ConnectionStringName)!,
+                        configuration["Marten:Schema"] ?? "pantheon",
+                        new EventExport.Filter(Time(input.FromFlag), Time(input.ToFlag), input.StreamFlag is null ? null : Guid.Parse(input.StreamFlag)),
+                        stdout, CancellationToken.None);
                 return true;
             default:
                 await Console.Error.WriteLineAsync("usage: audit project {id} [--at time|version] | audit export [--from time] [--to time] [--stream id]");
@@ -77,30 +82,6 @@ public sealed class AuditCommand : JasperFxAsyncCommand<AuditInput>
         if (project is null) return NotFound(id);
         Console.WriteLine(JsonSerializer.Serialize(project, new JsonSerializerOptions(Json) { WriteIndented = true }));
         return true;
-    }
-
-    /// <summary>Pages through the store by sequence, so any number of events streams out in constant memory.</summary>
-    private static async Task Export(IQuerySession session, DateTimeOffset? from, DateTimeOffset? to, Guid? stream)
-    {
-        var stdout = Console.Out;
-        long after = 0;
-        while (true)
-        {
-            var query = session.Events.QueryAllRawEvents().Where(e => e.Sequence > after);
-            if (from is { } f) query = query.Where(e => e.Timestamp >= f);
-            if (to is { } t) query = query.Where(e => e.Timestamp <= t);
-            if (stream is { } s) query = query.Where(e => e.StreamId == s);
-            var page = await query.OrderBy(e => e.Sequence).Take(ExportPage).ToListAsync();
-            foreach (var e in page)
-                await stdout.WriteLineAsync(JsonSerializer.Serialize(new
-                {
-                    sequence = e.Sequence, time = e.Timestamp, stream = e.StreamId, type = e.EventTypeName, user = e.UserName,
-                    correlation_id = e.CorrelationId, data = AuditText.Redacted(e.Data),
-                }, Json));
-            if (page.Count < ExportPage) break;
-            after = page[^1].Sequence;
-        }
-        await stdout.FlushAsync();
     }
 
     private static DateTimeOffset? Time(string? text) =>

@@ -1,6 +1,8 @@
+using Pantheon.Domain.Audit;
 using System.Text.Json;
 using Marten;
 using Marten.Events;
+using Microsoft.Extensions.DependencyInjection;
 using Pantheon.Domain.Projects;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.IntegrationTests.Projects;
@@ -127,6 +129,42 @@ public class AuditTests(AppFixture app)
 
         await app.Host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
         await app.Host.WaitUntilGone(token, id);
+    }
+
+    [Fact]
+    public async Task the_streamed_export_writes_each_event_as_deserialising_and_serialising_it_for_the_api_would()
+    {
+        var user = TestSettings.NewUser();
+        await Activity(user);
+        await app.Host.Send(HttpMethod.Post, "/api/user/api-keys", TestSettings.TokenFor(user),
+            new { name = "quote\"and <tag> & é \\ \u2028", provider = "openai", key = Key }, status: 201);
+
+        var (exit, export, error) = await PantheonCli.RunAsync(TestSettings.Base(), "audit", "export");
+        exit.ShouldBe(0, error);
+
+        var lines = export.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).ToList();
+        await using var session = app.Host.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        // Other collections write to this database meanwhile: compare what was exported with the store, by sequence.
+        var last = lines[^1].GetProperty("sequence").GetInt64();
+        var events = (await session.Events.QueryAllRawEvents().Where(e => e.Sequence <= last).ToListAsync()).ToDictionary(e => e.Sequence);
+        lines.Select(l => l.GetProperty("sequence").GetInt64()).ShouldBeInOrder(SortDirection.Ascending);
+        events.Values.Where(e => e.UserName == user).Select(e => e.Sequence)
+            .ShouldBeSubsetOf(lines.Select(l => l.GetProperty("sequence").GetInt64()));
+        var api = new JsonSerializerOptions();
+        Pantheon.Web.Json.Configure(api);
+        foreach (var line in lines)
+        {
+            var e = events[line.GetProperty("sequence").GetInt64()];
+            var expected = JsonSerializer.SerializeToElement(AuditText.Redacted(e.Data), e.Data.GetType(), api);
+            JsonElement.DeepEquals(line.GetProperty("data"), expected).ShouldBeTrue($"{e.EventTypeName}: {line.GetProperty("data")} != {expected}");
+            line.GetProperty("type").GetString().ShouldBe(e.EventTypeName);
+            line.GetProperty("time").GetDateTimeOffset().ShouldBe(e.Timestamp);
+            line.GetProperty("stream").GetGuid().ShouldBe(e.StreamId);
+            line.GetProperty("user").GetString().ShouldBe(e.UserName);
+            line.GetProperty("correlation_id").GetString().ShouldBe(e.CorrelationId);
+        }
+        lines.Select(l => l.GetProperty("type").GetString()).ShouldContain("key_added");
+        export.ShouldNotContain(Key);
     }
 
     /// <summary>The audit log is built by the async daemon; tests drive it to the end of the log explicitly.</summary>
