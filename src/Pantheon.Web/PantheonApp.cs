@@ -26,6 +26,7 @@ using Pantheon.Web.Limits;
 using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
+using Pantheon.Web.OpenApi;
 using Wolverine;
 using Wolverine.ErrorHandling;
 using Wolverine.Http;
@@ -50,22 +51,17 @@ public static class PantheonApp
         services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsProduction()));
         services.AddSingleton<IProviderKeyCipher, ProviderKeyCipher>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults());
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
         DockerSettings.AddDockerEngine(services, configuration);
         AddProjects(services, configuration);
-        services.AddSingleton<ProviderKeys>();
-        services.AddSingleton<ChatClients>();
-        services.AddSingleton<ChatSetupCache>();
-        services.AddHostedService<ChatSetupListener>();
-        services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
+        services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
 
         services.AddPantheonAuthentication(configuration);
         services.AddPantheonLimits(configuration);
         services.AddPantheonHealthChecks();
         services.AddProblemDetails();
-        services.AddOpenApi();
+        services.AddPantheonOpenApi();
         services.ConfigureHttpJsonOptions(o => Json.Configure(o.SerializerOptions));
         AddValidators(services);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
@@ -88,13 +84,10 @@ public static class PantheonApp
             opts.Schema.For<ProviderKeySecret>().Index(x => x.UserId);
 
             opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
-            opts.Projections.Snapshot<ChatHistory>(SnapshotLifecycle.Inline);
-            opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
-            opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+            opts.AddChat();
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");
-            opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
             opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
             opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
             opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
@@ -165,7 +158,7 @@ public static class PantheonApp
         app.UseAuthorization();
         app.UsePantheonRateLimits();
 
-        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapPantheonOpenApi();
         app.MapPantheonHealth();
         app.MapLiveUpdates();
         app.MapWolverineEndpoints(opts =>
@@ -191,5 +184,7 @@ public static class Json
         options.DictionaryKeyPolicy = null;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        // Numbers are numbers: the web defaults also read "42" as 42, which the OpenAPI document shows as integer | string.
+        options.NumberHandling = JsonNumberHandling.Strict;
     }
 }

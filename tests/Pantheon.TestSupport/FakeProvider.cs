@@ -20,6 +20,10 @@ public sealed record FakeBehavior
     public TimeSpan StreamChunkDelay { get; init; } = TimeSpan.Zero;
     public int InputTokens { get; init; } = 11;
     public int OutputTokens { get; init; } = 7;
+    /// <summary>Answer 200 with a body that is neither the API's JSON nor its server-sent events.</summary>
+    public bool Garbage { get; init; }
+    /// <summary>Reply with <c>echo: </c> and the request's last message, so that each reply tells which message it answers.</summary>
+    public bool Echo { get; init; }
 }
 
 /// <summary>
@@ -35,6 +39,11 @@ public sealed partial class FakeProvider : IAsyncDisposable
     public Uri BaseUrl { get; private set; } = null!;
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
     public FakeBehavior Behavior { get; set; } = new();
+
+    private int _aborted;
+
+    /// <summary>Requests whose client closed the connection before the fake finished answering.</summary>
+    public int AbortedRequests => Volatile.Read(ref _aborted);
 
     public static async Task<FakeProvider> StartAsync()
     {
@@ -71,12 +80,14 @@ public sealed partial class FakeProvider : IAsyncDisposable
                 body));
 
             var behavior = Behavior;
+            if (behavior.Echo) behavior = behavior with { Reply = "echo: " + LastMessage(body) };
             if (behavior.Delay > TimeSpan.Zero) await Task.Delay(behavior.Delay, aborted);
-            await respond(ctx, body, behavior);
+            if (behavior.Garbage) await Garbage(ctx, body);
+            else await respond(ctx, body, behavior);
         }
         catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
-            // The client went away (cancelled or timed out): nothing to answer.
+            Interlocked.Increment(ref _aborted); // the client went away (cancelled, timed out, or cut the reply)
         }
     }
 
@@ -179,6 +190,28 @@ public sealed partial class FakeProvider : IAsyncDisposable
             usage = new { output_tokens = b.OutputTokens },
         }, b.StreamChunkDelay);
         await Event(ctx, "message_stop", new { type = "message_stop" }, TimeSpan.Zero);
+    }
+
+    /// <summary>What a broken gateway sends: an HTML page, or an event stream whose events are not JSON.</summary>
+    private static async Task Garbage(HttpContext ctx, JsonElement request)
+    {
+        if (IsStream(request))
+        {
+            StartStream(ctx);
+            const string events = "event: message_start\ndata: <html>this is not json\n\ndata: {not json either\n\n";
+            await ctx.Response.WriteAsync(events, ctx.RequestAborted);
+            return;
+        }
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>", ctx.RequestAborted);
+    }
+
+    private static string LastMessage(JsonElement request)
+    {
+        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("messages", out var messages)) return "";
+        var content = messages.EnumerateArray().Last().GetProperty("content");
+        return content.ValueKind == JsonValueKind.String ? content.GetString()!
+            : string.Concat(content.EnumerateArray().Select(p => p.GetProperty("text").GetString()));
     }
 
     private static bool IsStream(JsonElement request) =>

@@ -39,7 +39,7 @@ public static class SettingsDecider
     public static object[] Decide(string userId, SettingsChange change, UserSettings current, DateTimeOffset now)
     {
         var model = change.PreferredModel?.Trim() ?? current.PreferredModel;
-        var parameters = change.ModelParameters ?? current.ModelParameters;
+        var parameters = change.ModelParameters?.Over(current.ModelParameters) ?? current.ModelParameters;
         var unchanged = current.UpdatedAt is not null && model == current.PreferredModel && parameters.SameAs(current.ModelParameters);
         return unchanged ? [] : [new SettingsChanged(userId, model, parameters, now)];
     }

@@ -4,8 +4,16 @@ using System.Globalization;
 namespace Pantheon.Handlers.Chat;
 
 /// <summary>A provider call that did not give a reply, as the API reports it: never a 500.</summary>
-public sealed record ProviderFailure(int Status, int? ProviderStatus, string Message, TimeSpan? RetryAfter)
+public sealed record ProviderFailure(int Status, int? ProviderStatus, string Message, TimeSpan? RetryAfter, string? Limit = null)
 {
+    /// <summary>A limit of ours ran out before the provider finished: a 504 naming the setting.</summary>
+    public static ProviderFailure TimedOut(string provider, string what, string limit, int seconds) =>
+        new(504, null, $"{provider} {what} within {seconds} s ({limit}).", null, limit);
+
+    /// <summary>The provider answered 200 with something that is not its API's JSON or server-sent events.</summary>
+    public static ProviderFailure Malformed(string provider, string reason) =>
+        new(502, null, $"{provider} sent a reply that is not valid JSON or SSE: {reason}", null);
+
     /// <summary>Maps what the provider clients throw; null for anything that is not a provider's failure.</summary>
     public static ProviderFailure? From(Exception e, string provider, bool timedOut)
     {
@@ -17,6 +25,7 @@ public sealed record ProviderFailure(int Status, int? ProviderStatus, string Mes
             HttpRequestException h => ((int?)h.StatusCode, h.Message, null),
             _ => (null, null, (TimeSpan?)null),
         };
+        if (message is null && IsMalformed(e)) return Malformed(provider, e.Message);
         if (message is null) return null;
         return status switch
         {
@@ -25,6 +34,14 @@ public sealed record ProviderFailure(int Status, int? ProviderStatus, string Mes
             null => new ProviderFailure(502, null, $"{provider} could not be reached: {message}", null),
             _ => new ProviderFailure(502, status, $"{provider} answered {status}: {message}", null),
         };
+    }
+
+    /// <summary>What the SDKs throw on a body or event they cannot parse, however deep they wrap it.</summary>
+    private static bool IsMalformed(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is System.Text.Json.JsonException or FormatException or InvalidDataException) return true;
+        return false;
     }
 
     private static TimeSpan? RetryAfterOf(ClientResultException e)

@@ -9,7 +9,7 @@ public sealed class ChatDefaults
     public const string Section = "Chat";
 
     /// <summary>The model of a user who has not chosen one (<c>Chat:DefaultModel</c>).</summary>
-    public string Model { get; set; } = UserSettings.DefaultModel;
+    public string DefaultModel { get; set; } = UserSettings.DefaultModel;
 
     /// <summary>The models <c>GET /api/models</c> offers besides a user's own.</summary>
     public List<string> Models { get; set; } =
@@ -27,8 +27,20 @@ public sealed class ChatDefaults
         [Providers.Anthropic] = "https://api.anthropic.com",
     };
 
-    /// <summary>How long a provider may take to answer (to its first token, when streaming).</summary>
+    /// <summary>How long a provider may take to its first token (<c>Chat:TimeoutSeconds</c>).</summary>
     public int TimeoutSeconds { get; set; } = 120;
+
+    /// <summary>The longest silence between two streamed chunks of a reply (<c>Chat:IdleTimeoutSeconds</c>).</summary>
+    public int IdleTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>The longest a whole reply may take (<c>Chat:MaxReplySeconds</c>).</summary>
+    public int MaxReplySeconds { get; set; } = 600;
+
+    /// <summary>The longest message a user may send (<c>Chat:MaxMessageCharacters</c>).</summary>
+    public int MaxMessageCharacters { get; set; } = 100_000;
+
+    /// <summary>Where a reply is cut, recorded as <c>truncated</c> (<c>Chat:MaxReplyCharacters</c>, 1 MiB of text).</summary>
+    public int MaxReplyCharacters { get; set; } = 1024 * 1024;
 
     /// <summary>How much earlier conversation (in characters) goes with a new message; the oldest turns go first.</summary>
     public int HistoryBudgetCharacters { get; set; } = 48_000;

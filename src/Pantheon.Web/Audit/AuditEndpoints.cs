@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Marten;
 using Marten.Linq;
+using Microsoft.AspNetCore.Mvc;
 using Pantheon.Domain.Audit;
 using Pantheon.Projections.Audit;
 using Pantheon.Projections.Projects;
@@ -21,6 +22,7 @@ public static class AuditEndpoint
     /// Cursor paging by sequence: pass the last page's <c>next_after</c> as <c>after</c>.
     /// </summary>
     [WolverineGet("/api/audit", OperationId = "GetAudit")]
+    [ProducesResponseType<AuditPage>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(ClaimsPrincipal principal, IQuerySession session, Guid? stream, string? type, string? user,
         DateTimeOffset? from, DateTimeOffset? to, long? after, int? limit, CancellationToken ct)
     {
@@ -50,6 +52,7 @@ public static class ProjectEventsEndpoint
 {
     /// <summary>The project's own stream, in order, for its owner; secrets redacted.</summary>
     [WolverineGet("/api/projects/{id}/events", OperationId = "GetProjectEvents")]
+    [ProducesResponseType<IReadOnlyList<ProjectEvent>>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(Guid id, ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
     {
         var events = await session.Events.FetchStreamAsync(id, token: ct);

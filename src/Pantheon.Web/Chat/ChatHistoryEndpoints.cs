@@ -2,36 +2,56 @@ using System.Security.Claims;
 using Marten;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Users;
+using Pantheon.Projections.Chat;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Infrastructure;
+using Pantheon.Web.OpenApi;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Pantheon.Web.Chat;
 
 public sealed record ChatTurnResponse(Guid MessageId, string Role, string Content, string Model, DateTimeOffset At, string Status);
 
-public sealed record ChatHistoryResponse(Guid ConversationId, Guid? ProjectId, IReadOnlyList<ChatTurnResponse> Turns);
+/// <summary>A page of a conversation, oldest first; pass <see cref="NextAfter"/> as <c>after</c> for the next one.</summary>
+public sealed record ChatHistoryResponse(Guid ConversationId, Guid? ProjectId, IReadOnlyList<ChatTurnResponse> Turns, long? NextAfter);
 
 public static class GetChatHistoryEndpoint
 {
+    public const int DefaultLimit = 100, MaxLimit = 500;
+
+    /// <summary>Cursor paging by the turn's position in the conversation, like <c>/api/audit</c>.</summary>
     [WolverineGet("/api/chat/history", OperationId = "GetChatHistory")]
-    public static async Task<IResult> Get(Guid? project_id, ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    [ProducesResponseType<ChatHistoryResponse>(StatusCodes.Status200OK)]
+    [ProducesProblems(StatusCodes.Status404NotFound)]
+    public static async Task<IResult> Get(Guid? project_id, long? after, int? limit, ClaimsPrincipal principal, IQuerySession session,
+        CancellationToken ct)
     {
+        var size = limit ?? DefaultLimit;
+        if (size is < 1 or > MaxLimit)
+            return Results.ValidationProblem(
+                new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {MaxLimit}."] });
         var userId = principal.UserId();
         if (!await ChatAccess.OwnsProject(session, userId, project_id, ct)) return Results.Problem(Problems.NotFound("The project"));
         var id = UserId.ConversationStreamFor(userId, project_id);
-        var history = await session.LoadAsync<ChatHistory>(id, ct);
-        var turns = (history?.Turns ?? []).Select(t => new ChatTurnResponse(t.MessageId, t.Role == TurnRole.User ? "user" : "assistant",
+        var from = after ?? 0;
+        var rows = await session.Query<ChatTurnView>().Where(t => t.ConversationId == id && t.Position > from)
+            .OrderBy(t => t.Position).Take(size + 1).ToListAsync(ct);
+        var page = rows.Take(size).ToList();
+        var turns = page.Select(t => new ChatTurnResponse(t.MessageId, t.Role == TurnRole.User ? "user" : "assistant",
             t.Content, t.Model, t.At, t.Status.ToString().ToLowerInvariant())).ToList();
-        return Results.Json(new ChatHistoryResponse(id, project_id, turns));
+        return Results.Json(new ChatHistoryResponse(id, project_id, turns, rows.Count > size ? page[^1].Position : null));
     }
 }
 
 public static class ClearChatHistoryEndpoint
 {
     [WolverineDelete("/api/chat/history", OperationId = "ClearChatHistory")]
-    public static async Task<IResult> Delete(Guid? project_id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
+    [ProducesResponseType(StatusCodes.Status204NoContent)]
+    [ProducesProblems(StatusCodes.Status404NotFound)]
+    public static async Task<IResult> Delete(
+        Guid? project_id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var userId = principal.UserId();
         if (!await ChatAccess.OwnsProject(session, userId, project_id, ct)) return Results.Problem(Problems.NotFound("The project"));

@@ -6,6 +6,7 @@ using Marten;
 using Microsoft.AspNetCore.Mvc;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Keys;
+using Pantheon.Domain.Settings;
 using Pantheon.Handlers.Chat;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
@@ -36,6 +37,12 @@ public sealed record AddCustomModel(string? ModelId, string? Provider, string? E
                 .Must(id => !Providers.IsKnown(id!.Split('/')[0])).WithMessage("model_id must not start with a built-in provider's name.");
             RuleFor(x => x.Provider).Equal(OpenAiCompatible).WithMessage($"provider must be '{OpenAiCompatible}'.");
             RuleFor(x => x.Endpoint).NotEmpty().MaximumLength(2000);
+            RuleFor(x => x.Parameters).Custom((values, context) =>
+            {
+                var (parameters, error) = ModelParameters.FromJson(values);
+                if (error is not null) context.AddFailure("parameters", error);
+                foreach (var (field, message) in parameters?.Errors("parameters") ?? []) context.AddFailure(field, message);
+            });
         }
     }
 }
@@ -110,6 +117,7 @@ public sealed record CustomModelCreated(Guid Id, string ModelId, string Provider
 public static class RemoveCustomModelEndpoint
 {
     [WolverineDelete("/api/user/models/{id}", OperationId = "RemoveCustomModel")]
+    [ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> Delete(Guid id, ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var model = await session.LoadAsync<CustomModelView>(id, ct);

@@ -14,7 +14,7 @@ public sealed record SettingsResponse(string PreferredModel, ModelParameters Mod
     public static SettingsResponse From(UserSettings s) => new(s.PreferredModel, s.ModelParameters, s.UpdatedAt);
 }
 
-/// <summary><c>PUT /api/user/settings</c>: an absent field keeps its current value.</summary>
+/// <summary><c>PUT /api/user/settings</c>: an absent field, nested in <c>model_parameters</c> or not, keeps its current value.</summary>
 public sealed record UpdateSettings(string? PreferredModel, ModelParameters? ModelParameters)
 {
     public sealed class Validator : AbstractValidator<UpdateSettings>
@@ -26,14 +26,10 @@ public sealed record UpdateSettings(string? PreferredModel, ModelParameters? Mod
                 .MaximumLength(200)
                 .Matches(@"^[A-Za-z0-9][A-Za-z0-9._:/@+\-]*$").WithMessage("preferred_model may hold letters, digits and . _ : / @ + - only.")
                 .When(x => x.PreferredModel is not null);
-            RuleFor(x => x.ModelParameters!.Temperature)
-                .InclusiveBetween(ModelParameters.MinTemperature, ModelParameters.MaxTemperature)
-                .When(x => x.ModelParameters?.Temperature is not null)
-                .OverridePropertyName("model_parameters.temperature");
-            RuleFor(x => x.ModelParameters!.MaxTokens)
-                .InclusiveBetween(ModelParameters.MinMaxTokens, ModelParameters.MaxMaxTokens)
-                .When(x => x.ModelParameters?.MaxTokens is not null)
-                .OverridePropertyName("model_parameters.max_tokens");
+            RuleFor(x => x.ModelParameters).Custom((parameters, context) =>
+            {
+                foreach (var (field, message) in parameters?.Errors("model_parameters") ?? []) context.AddFailure(field, message);
+            });
         }
     }
 }
@@ -45,7 +41,7 @@ public static class SettingsEndpoints
     {
         var userId = principal.UserId();
         var settings = await session.LoadAsync<UserSettings>(Pantheon.Domain.Users.UserId.SettingsStreamFor(userId), ct);
-        return SettingsResponse.From(settings ?? UserSettings.DefaultsFor(userId, defaults.Model));
+        return SettingsResponse.From(settings ?? UserSettings.DefaultsFor(userId, defaults.DefaultModel));
     }
 
     [WolverinePut("/api/user/settings", OperationId = "UpdateSettings")]
@@ -54,7 +50,7 @@ public static class SettingsEndpoints
     {
         var userId = principal.UserId();
         var stream = await session.Events.FetchForWriting<UserSettings>(Pantheon.Domain.Users.UserId.SettingsStreamFor(userId), ct);
-        var current = stream.Aggregate ?? UserSettings.DefaultsFor(userId, defaults.Model);
+        var current = stream.Aggregate ?? UserSettings.DefaultsFor(userId, defaults.DefaultModel);
         var now = time.GetUtcNow();
         var events = SettingsDecider.Decide(userId, new SettingsChange(command.PreferredModel, command.ModelParameters), current, now);
         stream.AppendMany(events);

@@ -22,22 +22,26 @@ public class ChatDomainTests
     public void the_context_drops_the_oldest_turns_first_and_skips_failed_replies()
     {
         var id = Guid.NewGuid();
-        var history = ChatHistory.Create(new MessageSent(id, Guid.NewGuid(), "u", null, "aaaaaaaaaa", "m", Now));
-        history.Apply(new ReplyReceived(id, Guid.NewGuid(), "bbbbbbbbbb", "m", "stop", 1, 1, 1, false, Now));
-        history.Apply(new MessageSent(id, Guid.NewGuid(), "u", null, "cccccccccc", "m", Now));
-        history.Apply(new ReplyFailed(id, Guid.NewGuid(), "m", 500, "provider broke", Now));
-        history.Apply(new MessageSent(id, Guid.NewGuid(), "u", null, "dddddddddd", "m", Now));
+        List<ChatTurn> turns =
+        [
+            ChatTurn.Of(new MessageSent(id, Guid.NewGuid(), "u", null, "aaaaaaaaaa", "m", Now)),
+            ChatTurn.Of(new ReplyReceived(id, Guid.NewGuid(), "bbbbbbbbbb", "m", "stop", 1, 1, 1, false, Now)),
+            ChatTurn.Of(new MessageSent(id, Guid.NewGuid(), "u", null, "cccccccccc", "m", Now)),
+            ChatTurn.Of(new ReplyFailed(id, Guid.NewGuid(), "m", 500, "provider broke", Now)),
+            ChatTurn.Of(new MessageSent(id, Guid.NewGuid(), "u", null, "dddddddddd", "m", Now)),
+        ];
 
-        ChatHistory.Context(history.Turns, budgetCharacters: 25).Select(t => t.Content).ShouldBe(["cccccccccc", "dddddddddd"]);
-        ChatHistory.Context(history.Turns, budgetCharacters: 1000).Select(t => t.Content).ShouldBe(["aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc", "dddddddddd"]);
+        ChatTurn.Context(turns, budgetCharacters: 25).Select(t => t.Content).ShouldBe(["cccccccccc", "dddddddddd"]);
+        ChatTurn.Context(turns, budgetCharacters: 1000).Select(t => t.Content)
+            .ShouldBe(["aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc", "dddddddddd"]);
     }
 
     [Fact]
-    public void clearing_forgets_every_turn()
+    public void a_cut_reply_is_truncated_and_an_abandoned_one_interrupted()
     {
         var id = Guid.NewGuid();
-        var history = ChatHistory.Create(new MessageSent(id, Guid.NewGuid(), "u", null, "hi", "m", Now));
-        history.Apply(new ChatCleared(id, "u", Now));
-        history.Turns.ShouldBeEmpty();
+        ChatTurn.Of(new ReplyReceived(id, id, "x", "m", ChatTurn.Truncated, 1, 1, 1, false, Now)).Status.ShouldBe(TurnStatus.Truncated);
+        ChatTurn.Of(new ReplyReceived(id, id, "x", "m", ChatTurn.Interrupted, 1, 1, 1, true, Now)).Status.ShouldBe(TurnStatus.Interrupted);
+        ChatTurn.Of(new ReplyReceived(id, id, "x", "m", "stop", 1, 1, 1, false, Now)).Status.ShouldBe(TurnStatus.Complete);
     }
 }

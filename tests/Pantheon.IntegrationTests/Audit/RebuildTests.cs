@@ -1,3 +1,4 @@
+using Pantheon.TestSupport;
 using Marten;
 using Marten.Events;
 using Npgsql;
@@ -12,13 +13,16 @@ namespace Pantheon.IntegrationTests.Audit;
 public class RebuildTests
 {
     private static readonly string[] ReadModels =
-        ["mt_doc_user", "mt_doc_usersettings", "mt_doc_providerkeyview", "mt_doc_projectview", "mt_doc_chathistory", "mt_doc_custommodelview", "mt_doc_auditentry"];
+        ["mt_doc_user", "mt_doc_usersettings", "mt_doc_providerkeyview", "mt_doc_projectview", "mt_doc_chatturnview", "mt_doc_custommodelview", "mt_doc_auditentry"];
 
     [Fact]
     public async Task projections_rebuild_restores_every_read_model_from_the_events()
     {
         var settings = TestSettings.Base();
         settings["ConnectionStrings:Marten"] = await TestDatabase.OwnAsync("rebuild");
+        await using var fake = await FakeProvider.StartAsync();
+        settings["Chat:BaseUrls:openrouter"] = fake.BaseUrl + "api/v1";
+        settings["OPENROUTER_API_KEY"] = AppFixture.SystemOpenRouterKey;
         var user = TestSettings.NewUser();
         var token = TestSettings.TokenFor(user, $"{user}@example.com", "Rebuilt");
         Guid project;
@@ -32,7 +36,9 @@ public class RebuildTests
             var revokedId = (await revoked.ReadAsJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetGuid();
             await host.Send(HttpMethod.Delete, $"/api/user/api-keys/{revokedId}", token, status: 204);
             await host.Send(HttpMethod.Post, "/api/user/models", token, new { model_id = "mine", provider = "openai-compatible", endpoint = "https://models.example/v1" }, status: 201);
+            await host.Send(HttpMethod.Post, "/api/chat", token, new { message = "forgotten", model = "openrouter/x" });
             await host.Send(HttpMethod.Delete, "/api/chat/history", token, status: 204);
+            await host.Send(HttpMethod.Post, "/api/chat", token, new { message = "kept", model = "openrouter/x" });
             project = await host.Create(token, "rebuilt");
             await host.WaitFor(token, project, ProjectStatus.Ready);
             (await host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();

@@ -59,6 +59,7 @@ public class AppFixture : IAsyncLifetime
             if (services is not null) b.ConfigureServices(services);
             b.ConfigureServices(services =>
             {
+                services.AddSingleton<IStartupFilter, ResponseRecorder.StartupFilter>();
                 services.RunWolverineInSoloMode();
                 services.MartenDaemonModeIsSolo();
                 if (logs is not null)
@@ -69,11 +70,21 @@ public class AppFixture : IAsyncLifetime
             });
         });
 
+    /// <summary>
+    /// Also holds every <c>/api</c> answer that the run's test hosts gave against the OpenAPI document: an undeclared
+    /// status or a body off its schema fails the run here, whichever test caused it (see <see cref="OpenApiContract"/>).
+    /// </summary>
     public async Task DisposeAsync()
     {
+        var violations = (await OpenApiContract.FromAsync(Host)).CheckAll(ResponseRecorder.All);
         await RemoveTestMachinesAsync();
         await Host.DisposeAsync();
         await Fake.DisposeAsync();
+        if (violations.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"{violations.Count} responses do not match the OpenAPI document:\n" + string.Join('\n', violations));
+        }
     }
 }
 

@@ -19,7 +19,7 @@ public class SettingsTests(AppFixture app)
     }
 
     [Fact]
-    public async Task changed_settings_are_read_back_with_unknown_parameters_kept_as_given()
+    public async Task changed_settings_are_read_back_with_every_allowed_parameter()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         await app.Host.Send(HttpMethod.Put, "/api/user/settings", token, new

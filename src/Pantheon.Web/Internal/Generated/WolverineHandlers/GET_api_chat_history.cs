@@ -44,9 +44,35 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
+            string after_rawValue = httpContext.Request.Query["after"];
+            System.Nullable<long> after = default;
+
+            if (after_rawValue != null && long.TryParse(after_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var after_parsed))
+            {
+                after = after_parsed;
+            }
+            else if (!string.IsNullOrEmpty(after_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "after", after_rawValue, "long").ConfigureAwait(false);
+                return;
+            }
+
+            string limit_rawValue = httpContext.Request.Query["limit"];
+            System.Nullable<int> limit = default;
+
+            if (limit_rawValue != null && int.TryParse(limit_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var limit_parsed))
+            {
+                limit = limit_parsed;
+            }
+            else if (!string.IsNullOrEmpty(limit_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "limit", limit_rawValue, "int").ConfigureAwait(false);
+                return;
+            }
+
             
             // The actual HTTP request handler execution
-            var result = await Pantheon.Web.Chat.GetChatHistoryEndpoint.Get(project_id, httpContext.User, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await Pantheon.Web.Chat.GetChatHistoryEndpoint.Get(project_id, after, limit, httpContext.User, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

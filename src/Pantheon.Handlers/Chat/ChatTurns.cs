@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Text;
+using Marten;
+using Microsoft.Extensions.AI;
+using Pantheon.Domain.Chat;
+using Pantheon.Domain.Settings;
+using Pantheon.Domain.Users;
+using Pantheon.Handlers.Keys;
+using Pantheon.Handlers.Settings;
+using Pantheon.Projections.Chat;
+using Pantheon.Projections.Keys;
+using Pantheon.Projections.Projects;
+
+namespace Pantheon.Handlers.Chat;
+
+/// <summary>A turn's start: refused (nothing recorded), or its message recorded and the provider call ready to run.</summary>
+public sealed record TurnStart(TurnRefused? Refused, ProviderTurn? Call);
+
+/// <summary>How a turn ended: the reply as recorded, or the provider's failure as recorded.</summary>
+public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failure);
+
+/// <summary>
+/// The chat turn flow: one batched read, the pure <see cref="TurnDecider"/>, the <see cref="MessageSent"/> commit,
+/// then (in <see cref="ProviderTurn"/>) the provider call and the recorded outcome.
+/// </summary>
+public sealed class ChatTurns(
+    IDocumentStore store, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, TimeProvider time)
+{
+    // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
+    private readonly string _contextSql =
+        $"where id in (select x.id from (select id, sum(context_length) over (order by position desc) as spent " +
+        $"from {store.Options.DatabaseSchemaName}.mt_doc_chatturnview where conversation_id = ? and context_length > 0) x " +
+        "where x.spent <= ?)";
+
+    public async Task<TurnStart> StartAsync(SendMessage message, string correlationId, CancellationToken ct)
+    {
+        var userId = message.UserId;
+        var conversationId = UserId.ConversationStreamFor(userId, message.ProjectId);
+
+        // What the turn needs of its conversation, in one round trip; the user's own setup usually from memory.
+        await using var query = store.QuerySession();
+        var batch = query.CreateBatchQuery();
+        var projectRead = message.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
+        var streamRead = batch.Events.FetchStreamState(conversationId);
+        var turnsRead = batch.Query<ChatTurnView>(_contextSql, conversationId, defaults.HistoryBudgetCharacters);
+        await batch.Execute(ct);
+        var setup = await setups.GetAsync(userId, query, ct);
+
+        var settings = setup.Settings;
+        var userKeys = setup.Keys;
+        var version = (await streamRead)?.Version ?? 0;
+        var state = new TurnState(
+            conversationId, version,
+            ProjectIsTheirs: message.ProjectId is null || (await projectRead)?.OwnerId == userId,
+            settings?.PreferredModel, settings?.ModelParameters,
+            setup.Models.Select(m =>
+                new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new())).ToList(),
+            userKeys.Keys.Where(k => userKeys.Secrets.Any(s => s.Id == k.Id))
+                .Select(k => new UsableKey(k.Id, k.Provider, k.CreatedAt)).ToList(),
+            keys.ProvidersWithSystemKey,
+            (await turnsRead).OrderBy(t => t.Position).Select(t => t.ToTurn()).ToList());
+
+        var decision = TurnDecider.Plan(message, state, new TurnRules(defaults.DefaultModel, defaults.HistoryBudgetCharacters),
+            Guid.CreateVersion7(), time.GetUtcNow());
+        if (decision is TurnRefused refused) return new TurnStart(refused, null);
+        var (turn, sent) = (TurnPlanned)decision;
+
+        var key = keys.ForTarget(userKeys, turn.Target);
+        var client = turn.Target.Endpoint is { } endpoint
+            ? clients.ForEndpoint(endpoint, turn.Target.Model, key?.Secret)
+            : clients.ForProvider(turn.Target.Provider, turn.Target.Model, key?.Secret);
+
+        // The message is kept even when the provider never answers. This commit and the call could overlap.
+        var appender = new ConversationAppender(store, conversationId, userId, correlationId, version);
+        await appender.AppendAsync([sent], CancellationToken.None);
+        return new TurnStart(null, new ProviderTurn(turn, client, appender, defaults, time));
+    }
+}
+
+/// <summary>
+/// One provider call, always streamed from the provider so that every limit holds: the first-token timeout, the
+/// idle gap between chunks, the total time, and the reply size (past it the reply is cut and the connection closed).
+/// </summary>
+public sealed class ProviderTurn
+{
+    private readonly IChatClient _client;
+    private readonly ConversationAppender _appender;
+    private readonly ChatDefaults _limits;
+    private readonly TimeProvider _time;
+
+    internal ProviderTurn(Turn turn, IChatClient client, ConversationAppender appender, ChatDefaults limits, TimeProvider time) =>
+        (Turn, _client, _appender, _limits, _time) = (turn, client, appender, limits, time);
+
+    public Turn Turn { get; }
+
+    /// <summary>
+    /// Calls the provider, hands each piece of text to <paramref name="onDelta"/> (when given), and records the
+    /// outcome. <paramref name="clientGone"/> cancelled mid-reply records what arrived as interrupted.
+    /// </summary>
+    public async Task<TurnOutcome> RunAsync(Func<string, Task>? onDelta, CancellationToken clientGone)
+    {
+        // Budgets: the reservation of this turn's worst case goes here, before the provider call.
+        var outcome = await CallAsync(onDelta, clientGone);
+        var now = _time.GetUtcNow();
+        var events = outcome.Reply is { } reply
+            ? TurnDecider.Replied(Turn, reply, now)
+            : TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
+        await _appender.AppendAsync(events, CancellationToken.None);
+        // Budgets: settle the reservation to the recorded usage here.
+        return outcome;
+    }
+
+    private async Task<TurnOutcome> CallAsync(Func<string, Task>? onDelta, CancellationToken clientGone)
+    {
+        var provider = Turn.Target.Provider;
+        var watch = Stopwatch.StartNew();
+        using var total = new CancellationTokenSource(TimeSpan.FromSeconds(_limits.MaxReplySeconds));
+        using var gap = new CancellationTokenSource(TimeSpan.FromSeconds(_limits.TimeoutSeconds));
+        using var cut = new CancellationTokenSource();
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(clientGone, total.Token, gap.Token, cut.Token);
+        var text = new StringBuilder();
+        UsageDetails? usage = null;
+        string? finish = null;
+        var (updates, end) = (0, ReplyEnd.Complete);
+        try
+        {
+            await foreach (var update in _client.GetStreamingResponseAsync(Messages(), Options(Turn.Parameters), call.Token))
+            {
+                updates++;
+                gap.CancelAfter(TimeSpan.FromSeconds(_limits.IdleTimeoutSeconds));
+                foreach (var content in update.Contents.OfType<UsageContent>()) usage = content.Details;
+                finish = update.FinishReason?.Value ?? finish;
+                if (update.Text is not { Length: > 0 } delta) continue;
+                var room = _limits.MaxReplyCharacters - text.Length;
+                if (delta.Length > room) (delta, end) = (delta[..room], ReplyEnd.Truncated);
+                text.Append(delta);
+                if (delta.Length > 0 && onDelta is not null) await onDelta(delta);
+                if (end == ReplyEnd.Truncated)
+                {
+                    cut.Cancel(); // leaving the loop disposes the response: the provider's connection closes
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cut.IsCancellationRequested)
+        {
+            // cut at the size limit: what arrived is the reply
+        }
+        catch (Exception) when (clientGone.IsCancellationRequested)
+        {
+            end = ReplyEnd.Interrupted; // the client left: keep what arrived
+        }
+        catch (OperationCanceledException) when (total.IsCancellationRequested)
+        {
+            return Failed(ProviderFailure.TimedOut(provider, "did not finish its reply", "Chat:MaxReplySeconds", _limits.MaxReplySeconds));
+        }
+        catch (OperationCanceledException) when (gap.IsCancellationRequested)
+        {
+            return Failed(updates == 0
+                ? ProviderFailure.TimedOut(provider, "did not answer", "Chat:TimeoutSeconds", _limits.TimeoutSeconds)
+                : ProviderFailure.TimedOut(provider, "went silent mid-reply", "Chat:IdleTimeoutSeconds", _limits.IdleTimeoutSeconds));
+        }
+        catch (Exception e) when (ProviderFailure.From(e, provider, timedOut: false) is { } failure)
+        {
+            return Failed(failure);
+        }
+        if (updates == 0 && end != ReplyEnd.Interrupted) return Failed(ProviderFailure.Malformed(provider, "the stream held no events."));
+
+        var (tokensIn, tokensOut) = (usage?.InputTokenCount ?? 0, usage?.OutputTokenCount ?? 0);
+        var reply = new Reply(text.ToString(), finish, tokensIn, tokensOut, watch.ElapsedMilliseconds, end);
+        return new TurnOutcome(Turn, reply, null);
+    }
+
+    private TurnOutcome Failed(ProviderFailure failure) => new(Turn, null, failure);
+
+    private List<ChatMessage> Messages() =>
+    [
+        .. Turn.Context.Select(t => new ChatMessage(t.Role == TurnRole.User ? ChatRole.User : ChatRole.Assistant, t.Content)),
+        new ChatMessage(ChatRole.User, Turn.Message),
+    ];
+
+    /// <summary>The allowlisted parameters, as <see cref="ChatOptions"/> every provider client maps to its wire format.</summary>
+    private static ChatOptions Options(ModelParameters p) => new()
+    {
+        Temperature = (float?)p.Temperature,
+        TopP = (float?)p.TopP,
+        MaxOutputTokens = p.MaxTokens,
+        StopSequences = p.Stop?.ToList(),
+        Seed = p.Seed,
+        PresencePenalty = (float?)p.PresencePenalty,
+        FrequencyPenalty = (float?)p.FrequencyPenalty,
+    };
+}

@@ -1,0 +1,78 @@
+using JasperFx.Events;
+using Marten;
+using Marten.Events.Projections;
+using Pantheon.Domain.Chat;
+
+namespace Pantheon.Projections.Chat;
+
+/// <summary>
+/// One turn of a conversation as its own row, so that a chat reads only the newest turns that fit its budget and the
+/// history pages, instead of loading every turn of the conversation.
+/// </summary>
+public sealed class ChatTurnView
+{
+    public Guid Id { get; set; }
+    public Guid ConversationId { get; set; }
+
+    /// <summary>The version of the event in the conversation's stream: the conversation's order and the paging cursor.</summary>
+    public long Position { get; set; }
+
+    public Guid MessageId { get; set; }
+    public TurnRole Role { get; set; }
+    public string Content { get; set; } = "";
+    public string Model { get; set; } = "";
+    public DateTimeOffset At { get; set; }
+    public TurnStatus Status { get; set; }
+
+    /// <summary>What this turn costs in a later prompt, in characters: 0 for turns that never go back (failures).</summary>
+    public int ContextLength { get; set; }
+
+    public ChatTurn ToTurn() => new(MessageId, Role, Content, Model, At, Status);
+
+    public static ChatTurnView From(ChatTurn turn, Guid conversationId, Guid id, long position) => new()
+    {
+        Id = id, ConversationId = conversationId, Position = position, MessageId = turn.MessageId, Role = turn.Role,
+        Content = turn.Content, Model = turn.Model, At = turn.At, Status = turn.Status,
+        ContextLength = turn.GoesInContext ? turn.Content.Length : 0,
+    };
+
+    /// <summary>The reply's row id, derived from its message's so that a rebuild writes the same rows.</summary>
+    public static Guid ReplyId(Guid messageId)
+    {
+        var bytes = messageId.ToByteArray();
+        bytes[15] ^= 0xFF;
+        return new Guid(bytes);
+    }
+}
+
+/// <summary>
+/// Inline: a turn is on the conversation's history as soon as its event commits. The position is the event's
+/// version, known at append because chat appends carry the version they expect (see <c>ChatRecorder</c>).
+/// </summary>
+public sealed class ChatTurnProjection : IProjection
+{
+    public const string Name = "ChatTurns";
+
+    public Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
+    {
+        foreach (var e in events)
+        {
+            switch (e.Data)
+            {
+                case MessageSent m:
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(m), m.ConversationId, m.MessageId, e.Version));
+                    break;
+                case ReplyReceived r:
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.MessageId), e.Version));
+                    break;
+                case ReplyFailed f:
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId, ChatTurnView.ReplyId(f.MessageId), e.Version));
+                    break;
+                case ChatCleared c:
+                    operations.DeleteWhere<ChatTurnView>(t => t.ConversationId == c.ConversationId);
+                    break;
+            }
+        }
+        return Task.CompletedTask;
+    }
+}

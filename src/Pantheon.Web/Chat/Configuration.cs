@@ -1,0 +1,36 @@
+using JasperFx.Events.Projections;
+using Marten;
+using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Settings;
+using Pantheon.Projections.Chat;
+
+namespace Pantheon.Web.Chat;
+
+/// <summary>The chat feature's registrations: its settings and services, and its read models in Marten.</summary>
+public static class Configuration
+{
+    public static IServiceCollection AddChat(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(configuration.GetSection(ChatDefaults.Section).Get<ChatDefaults>() ?? new ChatDefaults());
+        services.AddSingleton<ProviderKeys>();
+        services.AddSingleton<ChatClients>();
+        services.AddSingleton<ChatTurns>();
+        // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
+        services.AddSingleton<ChatSetupCache>();
+        services.AddHostedService<ChatSetupListener>();
+        services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
+        return services;
+    }
+
+    public static StoreOptions AddChat(this StoreOptions opts)
+    {
+        // Turns as rows: a chat reads only the newest that fit its budget (by conversation_id, position, context_length).
+        opts.Projections.Add(new ChatTurnProjection(), ProjectionLifecycle.Inline, ChatTurnProjection.Name);
+        opts.Schema.For<ChatTurnView>()
+            .Duplicate(x => x.ConversationId).Duplicate(x => x.Position).Duplicate(x => x.ContextLength);
+        opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
+        opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
+        opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+        return opts;
+    }
+}
