@@ -12,6 +12,7 @@ using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
+using Pantheon.Web.OpenApi;
 using Pantheon.Web.Infrastructure;
 using Pantheon.Web.Limits;
 using Wolverine.Http;
@@ -89,6 +90,7 @@ public static class AddCustomModelEndpoint
     }
 
     [WolverinePost("/api/user/models", OperationId = "AddCustomModel")]
+    [ProducesProblems(StatusCodes.Status409Conflict)]
     public static (CustomModelCreated, IStartStream) Post(AddCustomModel command, ClaimsPrincipal principal, TimeProvider time)
     {
         var id = Guid.CreateVersion7();

@@ -6,6 +6,7 @@ using Pantheon.Domain.Keys;
 using Pantheon.Handlers.Keys;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
+using Pantheon.Web.OpenApi;
 using Pantheon.Web.Limits;
 using Wolverine.Http;
 using Wolverine.Marten;
@@ -43,6 +44,7 @@ public static class AddApiKeyEndpoint
 
     /// <summary>Seals the key, stores its wrapped data key as a document and the ciphertext in <see cref="KeyAdded"/>.</summary>
     [WolverinePost("/api/user/api-keys", OperationId = "AddApiKey")]
+    [ProducesProblems(StatusCodes.Status409Conflict)]
     public static (ApiKeyCreated, IStartStream, IMartenOp) Post(AddApiKey command, ClaimsPrincipal principal, IProviderKeyCipher cipher, TimeProvider time)
     {
         var userId = principal.UserId();

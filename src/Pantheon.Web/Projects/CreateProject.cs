@@ -6,6 +6,7 @@ using Pantheon.Domain.Projects;
 using Pantheon.Handlers.Projects;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
+using Pantheon.Web.OpenApi;
 using Pantheon.Web.Limits;
 using Wolverine;
 using Wolverine.Http;
@@ -41,6 +42,7 @@ public static class CreateProjectEndpoint
 
     /// <summary>Records the request and hands the rest to the provisioning saga, in one transaction.</summary>
     [WolverinePost("/api/projects", OperationId = "CreateProject")]
+    [ProducesProblems(StatusCodes.Status409Conflict)]
     public static (ProjectAccepted, IStartStream, OutgoingMessages) Post(CreateProject command, ClaimsPrincipal principal, TimeProvider time)
     {
         var id = Guid.CreateVersion7();

@@ -52,6 +52,7 @@ public static class TestSettings
         ["RateLimits:Chat:TokensPerPeriod"] = "100000",
         ["RateLimits:Projects:TokenLimit"] = "100000",
         ["RateLimits:Projects:TokensPerPeriod"] = "100000",
+        ["Limits:ConcurrentChatsPerUser"] = "1000", // eight chats at once to one conversation are a test of their own
     };
 
     /// <summary>Shared folders of test projects, under the repository's ignored state folder.</summary>
