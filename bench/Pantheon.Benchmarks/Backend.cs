@@ -24,9 +24,19 @@ public static class Backend
             ["Projects__ReconcilerEnabled"] = "false",
             ["Logging__LogLevel__Default"] = "Warning",
         };
+        foreach (var (key, value) in Unlimited) settings[key.Replace(":", "__")] = value;
         foreach (var (key, value) in extra) settings[key] = value;
         return await BackendProcess.StartAsync(Path.Combine(output, "Pantheon.Web"), [], output, settings);
     }
+
+    /// <summary>A benchmark measures what the backend adds, not its limits: one user's load goes far past every default.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Unlimited = new Dictionary<string, string>
+    {
+        ["RateLimits:Api:TokenLimit"] = "1000000", ["RateLimits:Api:TokensPerPeriod"] = "1000000",
+        ["RateLimits:Chat:TokenLimit"] = "1000000", ["RateLimits:Chat:TokensPerPeriod"] = "1000000",
+        ["RateLimits:Projects:TokenLimit"] = "1000000", ["RateLimits:Projects:TokensPerPeriod"] = "1000000",
+        ["Limits:ProjectsPerUser"] = "100000", ["Limits:ConcurrentChatsPerUser"] = "100000", ["Limits:WebSocketsPerUser"] = "100000",
+    };
 
     public static string Root()
     {

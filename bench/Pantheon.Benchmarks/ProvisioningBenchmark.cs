@@ -40,7 +40,7 @@ public static class ProvisioningBenchmark
                          ["Projects:ReconcilerEnabled"] = "false", ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),
                          ["Vm:Image"] = "pantheon/test-vm:latest", ["Vm:Devices"] = "", ["Vm:CapAdd"] = "", ["Vm:StopGracePeriodSeconds"] = "1",
                          ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(), ["Logging:LogLevel:Default"] = "Warning",
-                     })
+                     }.Concat(Backend.Unlimited))
                 b.UseSetting(key, value);
         });
         var client = host.Server.CreateClient();

@@ -24,6 +24,7 @@ using Pantheon.Projections.Keys;
 using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
+using Pantheon.Web.Limits;
 using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
@@ -60,6 +61,7 @@ public static class PantheonApp
         services.AddBudgets(configuration);
 
         services.AddPantheonAuthentication(configuration, environment);
+        services.AddPantheonLimits(configuration);
         services.AddPantheonHealthChecks();
         services.AddProblemDetails();
         services.AddPantheonOpenApi();
@@ -165,6 +167,7 @@ public static class PantheonApp
         app.UseEventStreamAccept();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UsePantheonRateLimits();
 
         app.MapPantheonOpenApi();
         app.MapPantheonHealth();
@@ -174,6 +177,7 @@ public static class PantheonApp
             opts.RequireAuthorizeOnAll();
             opts.RejectUnparseableQueryValues = true; // '?limit=abc' is a 400, not a silent default
             opts.AddPolicy<FluentValidationPolicy>();
+            opts.ConfigureEndpoints(LimitsConfiguration.ApplyRateLimitPolicies);
         });
         return app;
     }

@@ -41,10 +41,15 @@ public static class ReconcileOrphansHandler
 }
 
 /// <summary>Runs the reconciler at start-up and then every <see cref="ProjectSettings.ReconcileIntervalSeconds"/>.</summary>
-public sealed class ReconcilerService(IServiceProvider services, ProjectSettings settings, ILogger<ReconcilerService> logger) : BackgroundService
+public sealed class ReconcilerService(
+    IServiceProvider services, IHostApplicationLifetime lifetime, ProjectSettings settings, ILogger<ReconcilerService> logger)
+    : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Hosted services start one after another and Wolverine's runtime may come after this one: a message sent
+        // before the whole host has started fails, so the start-up pass waits for it.
+        await WhenStarted(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(settings.ReconcileIntervalSeconds));
         do
         {
@@ -60,5 +65,12 @@ public sealed class ReconcilerService(IServiceProvider services, ProjectSettings
                 logger.LogError(e, "The reconciler pass failed; trying again in {Seconds} s", settings.ReconcileIntervalSeconds);
             }
         } while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    private async Task WhenStarted(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        await started.Task.WaitAsync(stoppingToken);
     }
 }

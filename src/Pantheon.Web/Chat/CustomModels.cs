@@ -11,7 +11,9 @@ using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
+using Pantheon.Web.OpenApi;
 using Pantheon.Web.Infrastructure;
+using Pantheon.Web.Limits;
 using Wolverine.Http;
 using Wolverine.Marten;
 
@@ -47,12 +49,16 @@ public sealed record AddCustomModel(string? ModelId, string? Provider, string? E
 
 public static class ListCustomModelsEndpoint
 {
+    public static ProblemDetails Validate(int? limit) => Paging.Validate(limit);
+
+    /// <summary>The caller's custom models, oldest first, a page at a time (<c>limit</c>, <c>after</c>).</summary>
     [WolverineGet("/api/user/models", OperationId = "ListCustomModels")]
-    public static async Task<IReadOnlyList<CustomModelResponse>> Get(ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    public static Task<Page<CustomModelResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session,
+        CancellationToken ct)
     {
         var userId = principal.UserId();
-        return (await session.Query<CustomModelView>().Where(m => m.UserId == userId).OrderBy(m => m.CreatedAt).ToListAsync(ct))
-            .Select(CustomModelResponse.From).ToList();
+        return Paging.ByIdAsync(session.Query<CustomModelView>().Where(m => m.UserId == userId), m => m.Id, after, limit,
+            CustomModelResponse.From, ct);
     }
 }
 
@@ -61,11 +67,16 @@ public static class AddCustomModelEndpoint
     /// <summary>
     /// The endpoint must be an absolute https URL that does not name an address inside the network
     /// (<see cref="DestinationPolicy.CheckEndpoint"/>); names are checked again at connect time. A key reference must be
-    /// one of the caller's active keys.
+    /// one of the caller's active keys. At most <see cref="UserLimits.CustomModelsPerUser"/> models; the count and the
+    /// duplicate check run under the user's lock.
     /// </summary>
-    public static async Task<ProblemDetails> ValidateAsync(AddCustomModel command, ClaimsPrincipal principal, IQuerySession session,
-        DestinationPolicy destinations, CancellationToken ct)
+    public static async Task<ProblemDetails> ValidateAsync(AddCustomModel command, ClaimsPrincipal principal, IDocumentSession session,
+        DestinationPolicy destinations, UserLimits limits, CancellationToken ct)
     {
+        var owner = principal.UserId();
+        var cap = await Caps.CheckAsync<CustomModelView>(session, owner, m => m.UserId == owner,
+            limits.CustomModelsPerUser, "Limits:CustomModelsPerUser", "Custom models per user", ct);
+        if (!ReferenceEquals(cap, WolverineContinue.NoProblems)) return cap;
         var errors = new Dictionary<string, string[]>();
         if (destinations.CheckEndpoint(command.Endpoint) is { } refusal)
             errors["endpoint"] = [refusal];
@@ -78,6 +89,7 @@ public static class AddCustomModelEndpoint
     }
 
     [WolverinePost("/api/user/models", OperationId = "AddCustomModel")]
+    [ProducesProblems(StatusCodes.Status409Conflict)]
     public static (CustomModelCreated, IStartStream) Post(AddCustomModel command, ClaimsPrincipal principal, TimeProvider time)
     {
         var id = Guid.CreateVersion7();

@@ -24,8 +24,9 @@ public sealed class FluentValidationPolicy : IHttpPolicy
             var method = typeof(FluentValidationExecutor).GetMethod(nameof(FluentValidationExecutor.ValidateAsync))!
                 .MakeGenericMethod(chain.RequestType!);
             var call = new MethodCall(typeof(FluentValidationExecutor), method) { CommentText = "FluentValidation of the request body" };
-            chain.Middleware.Add(call);
-            chain.Middleware.Add(new MaybeEndWithResultFrame(call.ReturnVariable!));
+            // First: a malformed body is a 400 before any Validate method reads the database or takes a lock.
+            chain.Middleware.Insert(0, call);
+            chain.Middleware.Insert(1, new MaybeEndWithResultFrame(call.ReturnVariable!));
         }
     }
 }

@@ -1,8 +1,13 @@
 using System.Security.Claims;
 using FluentValidation;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
 using Pantheon.Domain.Keys;
 using Pantheon.Handlers.Keys;
+using Pantheon.Projections.Keys;
 using Pantheon.Web.Auth;
+using Pantheon.Web.OpenApi;
+using Pantheon.Web.Limits;
 using Wolverine.Http;
 using Wolverine.Marten;
 
@@ -28,8 +33,18 @@ public sealed record AddApiKey(string? Name, string? Provider, string? Key)
 
 public static class AddApiKeyEndpoint
 {
+    /// <summary>At most <see cref="UserLimits.ApiKeysPerUser"/> unrevoked keys, however many adds run at once.</summary>
+    public static Task<ProblemDetails> ValidateAsync(ClaimsPrincipal principal, IDocumentSession session, UserLimits limits,
+        CancellationToken ct)
+    {
+        var userId = principal.UserId();
+        return Caps.CheckAsync<ProviderKeyView>(session, userId, k => k.UserId == userId,
+            limits.ApiKeysPerUser, "Limits:ApiKeysPerUser", "Unrevoked API keys per user", ct);
+    }
+
     /// <summary>Seals the key, stores its wrapped data key as a document and the ciphertext in <see cref="KeyAdded"/>.</summary>
     [WolverinePost("/api/user/api-keys", OperationId = "AddApiKey")]
+    [ProducesProblems(StatusCodes.Status409Conflict)]
     public static (ApiKeyCreated, IStartStream, IMartenOp) Post(AddApiKey command, ClaimsPrincipal principal, IProviderKeyCipher cipher, TimeProvider time)
     {
         var userId = principal.UserId();

@@ -1,4 +1,5 @@
 using Pantheon.Web.Auth;
+using Pantheon.Web.Limits;
 
 namespace Pantheon.Web.Live;
 
@@ -29,20 +30,31 @@ public static class LiveEndpoint
     {
         var settings = app.Services.GetRequiredService<LiveSettings>();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(settings.KeepAliveSeconds) });
-        app.Map("/ws", async (HttpContext context, LiveUpdates hub) =>
+        app.Map("/ws", async (HttpContext context, LiveUpdates hub, UserLimits limits) =>
         {
-            if (!context.WebSockets.IsWebSocketRequest)
-                return Results.Problem(statusCode: 400, title: "Not a WebSocket request", detail: "GET /ws upgrades to a WebSocket.");
-            using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            var live = new LiveSocket(socket, context.User.UserId(), settings.BufferSize, TokenRules.ExpiresAt(context.User));
-            hub.Add(live);
+            var userId = context.User.UserId();
+            if (!hub.TryReserve(userId, limits.WebSocketsPerUser))
+                return Results.Problem(LimitProblems.CapReached("Limits:WebSocketsPerUser", limits.WebSocketsPerUser,
+                    "Open WebSockets per user", StatusCodes.Status429TooManyRequests));
             try
             {
-                await live.RunAsync(context.RequestAborted);
+                if (!context.WebSockets.IsWebSocketRequest)
+                    return Results.Problem(statusCode: 400, title: "Not a WebSocket request", detail: "GET /ws upgrades to a WebSocket.");
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                var live = new LiveSocket(socket, userId, settings.BufferSize, TokenRules.ExpiresAt(context.User));
+                hub.Add(live);
+                try
+                {
+                    await live.RunAsync(context.RequestAborted);
+                }
+                finally
+                {
+                    hub.Remove(live);
+                }
             }
             finally
             {
-                hub.Remove(live);
+                hub.Release(userId);
             }
             return Results.Empty;
         }).RequireAuthorization().ExcludeFromDescription();

@@ -14,12 +14,35 @@ public sealed class LiveUpdates(NpgsqlDataSource database, IDocumentStore store,
 {
     private readonly ConcurrentDictionary<LiveSocket, byte> _sockets = new();
     private readonly ConcurrentDictionary<Guid, string> _owners = new();
+    private readonly Dictionary<string, int> _places = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes once this process listens: updates committed after it are delivered.</summary>
     public Task Listening => _listening.Task;
 
     public void Add(LiveSocket socket) => _sockets.TryAdd(socket, 0);
+
+    /// <summary>Takes one of the user's <paramref name="max"/> socket places in this process; false when all are taken.</summary>
+    public bool TryReserve(string userId, int max)
+    {
+        lock (_places)
+        {
+            var taken = _places.GetValueOrDefault(userId);
+            if (taken >= max) return false;
+            _places[userId] = taken + 1;
+            return true;
+        }
+    }
+
+    /// <summary>Gives back a place that <see cref="TryReserve"/> took.</summary>
+    public void Release(string userId)
+    {
+        lock (_places)
+        {
+            if (_places.TryGetValue(userId, out var taken) && taken > 1) _places[userId] = taken - 1;
+            else _places.Remove(userId);
+        }
+    }
 
     public void Remove(LiveSocket socket) => _sockets.TryRemove(socket, out _);
 

@@ -11,12 +11,16 @@ namespace Pantheon.Web.Projects;
 
 public static class ListProjectsEndpoint
 {
+    public static ProblemDetails Validate(int? limit) => Paging.Validate(limit);
+
+    /// <summary>The caller's projects, oldest first, a page at a time (<c>limit</c>, <c>after</c>: the last <c>next_after</c>).</summary>
     [WolverineGet("/api/projects", OperationId = "ListProjects")]
-    public static async Task<IReadOnlyList<ProjectResponse>> Get(ClaimsPrincipal principal, IQuerySession session, CancellationToken ct)
+    public static Task<Page<ProjectResponse>> Get(Guid? after, int? limit, ClaimsPrincipal principal, IQuerySession session,
+        CancellationToken ct)
     {
         var owner = principal.UserId();
-        var projects = await session.Query<ProjectView>().Where(p => p.OwnerId == owner).OrderBy(p => p.CreatedAt).ToListAsync(ct);
-        return projects.Select(ProjectResponse.From).ToList();
+        var projects = session.Query<ProjectView>().Where(p => p.OwnerId == owner);
+        return Paging.ByIdAsync(projects, p => p.Id, after, limit, ProjectResponse.From, ct);
     }
 }
 

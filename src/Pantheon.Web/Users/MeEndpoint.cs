@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Marten;
 using Pantheon.Domain.Users;
 using Pantheon.Web.Auth;
+using Pantheon.Web.Infrastructure;
 using Wolverine.Http;
 
 namespace Pantheon.Web.Users;
@@ -12,11 +13,15 @@ public sealed record UserProfileResponse(
 
 public static class MeEndpoint
 {
-    /// <summary>Registers the caller on the first call and records changed claims on later ones.</summary>
+    /// <summary>
+    /// Registers the caller on the first call and records changed claims on later ones. A user's calls take turns
+    /// (a lock on the user, held to the commit), so a burst of first calls registers once and the rest read it.
+    /// </summary>
     [WolverineGet("/api/me", OperationId = "GetMe")]
     public static async Task<UserProfileResponse> Get(ClaimsPrincipal principal, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var signIn = principal.ToSignIn();
+        await session.LockAsync($"user:{signIn.UserId}", ct);
         var stream = await session.Events.FetchForWriting<User>(UserId.StreamFor(signIn.UserId), ct);
         var now = time.GetUtcNow();
         var events = UserDecider.Decide(signIn, stream.Aggregate, now);

@@ -278,7 +278,7 @@ public class ChatTests(AppFixture app)
 
         await app.Host.Send(HttpMethod.Delete, $"/api/user/models/{id}", TestSettings.TokenFor(TestSettings.NewUser()), status: 404);
         await app.Host.Send(HttpMethod.Delete, $"/api/user/models/{id}", token, status: 204);
-        (await app.Host.GetJson<List<JsonElement>>("/api/user/models", token)).ShouldBeEmpty();
+        (await app.Host.GetJson<JsonElement>("/api/user/models", token)).GetProperty("items").GetArrayLength().ShouldBe(0);
         await app.Host.Send(HttpMethod.Delete, $"/api/user/models/{id}", token, status: 404);
     }
 
@@ -292,7 +292,7 @@ public class ChatTests(AppFixture app)
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         var body = JsonSerializer.Serialize(new { model_id = "m", provider = "openai-compatible", endpoint });
         await app.Host.ShouldRejectField(HttpMethod.Post, "/api/user/models", token, body, field);
-        (await app.Host.GetJson<List<JsonElement>>("/api/user/models", token)).ShouldBeEmpty();
+        (await app.Host.GetJson<JsonElement>("/api/user/models", token)).GetProperty("items").GetArrayLength().ShouldBe(0);
     }
 
     [Fact]

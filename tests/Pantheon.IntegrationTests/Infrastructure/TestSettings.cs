@@ -45,6 +45,14 @@ public static class TestSettings
         ["Vm:StopGracePeriodSeconds"] = "1",
         ["Vm:BootTimeoutSeconds"] = "60",
         ["Vm:HealthPollMilliseconds"] = "250",
+        // Tests poll far faster than a person clicks: rate limits out of the way, except on hosts that test them.
+        ["RateLimits:Api:TokenLimit"] = "100000",
+        ["RateLimits:Api:TokensPerPeriod"] = "100000",
+        ["RateLimits:Chat:TokenLimit"] = "100000",
+        ["RateLimits:Chat:TokensPerPeriod"] = "100000",
+        ["RateLimits:Projects:TokenLimit"] = "100000",
+        ["RateLimits:Projects:TokensPerPeriod"] = "100000",
+        ["Limits:ConcurrentChatsPerUser"] = "1000", // eight chats at once to one conversation are a test of their own
     };
 
     /// <summary>The base settings for a Production host: the tests' HS256 key needs the explicit allowance there.</summary>

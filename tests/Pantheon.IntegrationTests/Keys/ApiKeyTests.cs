@@ -6,6 +6,7 @@ using Npgsql;
 using Pantheon.Domain.Keys;
 using Pantheon.Handlers.Keys;
 using Pantheon.IntegrationTests.Infrastructure;
+using Pantheon.Web.Infrastructure;
 using Pantheon.Web.Keys;
 
 namespace Pantheon.IntegrationTests.Keys;
@@ -32,7 +33,7 @@ public class ApiKeyTests(AppFixture app)
         var id = created.GetProperty("id").GetGuid();
         result.Context.Response.Headers.Location.ToString().ShouldBe($"/api/user/api-keys/{id}");
 
-        var listed = await app.Host.GetJson<List<ApiKeyResponse>>("/api/user/api-keys", token);
+        var listed = (await app.Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", token)).Items;
         listed.ShouldHaveSingleItem().ShouldBe(new ApiKeyResponse(id, "Work", "openai", key[^4..], listed[0].CreatedAt));
     }
 
@@ -50,7 +51,7 @@ public class ApiKeyTests(AppFixture app)
 
         await app.Host.Send(HttpMethod.Delete, $"/api/user/api-keys/{id}", token, status: 204);
 
-        (await app.Host.GetJson<List<ApiKeyResponse>>("/api/user/api-keys", token)).ShouldBeEmpty();
+        (await app.Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", token)).Items.ShouldBeEmpty();
         var (_, destroyed) = await StoredPieces(id);
         destroyed.ShouldBeNull();
         await app.Host.Send(HttpMethod.Delete, $"/api/user/api-keys/{id}", token, status: 404);
@@ -68,10 +69,10 @@ public class ApiKeyTests(AppFixture app)
         var bob = TestSettings.TokenFor(TestSettings.NewUser("bob"));
         var id = await Add(alice, NewSecretKey(), "gemini");
 
-        (await app.Host.GetJson<List<ApiKeyResponse>>("/api/user/api-keys", bob)).ShouldBeEmpty();
+        (await app.Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", bob)).Items.ShouldBeEmpty();
         var problem = await app.Host.Send(HttpMethod.Delete, $"/api/user/api-keys/{id}", bob, status: 404);
         problem.ReadAsText().ShouldNotContain("gemini");
-        (await app.Host.GetJson<List<ApiKeyResponse>>("/api/user/api-keys", alice)).ShouldHaveSingleItem().Id.ShouldBe(id);
+        (await app.Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", alice)).Items.ShouldHaveSingleItem().Id.ShouldBe(id);
     }
 
     [Fact]
@@ -98,7 +99,7 @@ public class ApiKeyTests(AppFixture app)
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         await app.Host.ShouldRejectField(HttpMethod.Post, "/api/user/api-keys", token, body, field);
-        (await app.Host.GetJson<List<ApiKeyResponse>>("/api/user/api-keys", token)).ShouldBeEmpty();
+        (await app.Host.GetJson<Page<ApiKeyResponse>>("/api/user/api-keys", token)).Items.ShouldBeEmpty();
     }
 
     [Fact]

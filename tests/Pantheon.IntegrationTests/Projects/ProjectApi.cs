@@ -2,6 +2,7 @@ using System.Text.Json;
 using Alba;
 using Pantheon.Domain.Projects;
 using Pantheon.IntegrationTests.Infrastructure;
+using Pantheon.Web.Infrastructure;
 using Pantheon.Web.Projects;
 
 namespace Pantheon.IntegrationTests.Projects;
@@ -17,6 +18,21 @@ public static class ProjectApi
         result.Context.Response.Headers.Location.ToString().ShouldBe($"/api/projects/{id}");
         body.GetProperty("status").GetString().ShouldBe("requested");
         return id;
+    }
+
+    /// <summary>Every project of the caller, page after page of <paramref name="pageSize"/>.</summary>
+    public static async Task<List<ProjectResponse>> List(this IAlbaHost host, string token, int pageSize = 100)
+    {
+        var all = new List<ProjectResponse>();
+        Guid? after = null;
+        do
+        {
+            var url = $"/api/projects?limit={pageSize}" + (after is { } a ? $"&after={a}" : "");
+            var page = await host.GetJson<Page<ProjectResponse>>(url, token);
+            all.AddRange(page.Items);
+            after = page.NextAfter;
+        } while (after is not null);
+        return all;
     }
 
     public static async Task<ProjectResponse?> Find(this IAlbaHost host, string token, Guid id)

@@ -41,9 +41,13 @@ public class ProvisioningFailureTests(AppFixture app)
     [Fact]
     public async Task thirty_concurrent_creates_on_two_hosts_get_thirty_distinct_subnets()
     {
-        await using var second = await AppFixture.StartAsync(TestSettings.Base());
+        // One user makes all thirty: both hosts allow that many projects.
+        var settings = TestSettings.Base();
+        settings["Limits:ProjectsPerUser"] = "30";
+        await using var first = await AppFixture.StartAsync(settings);
+        await using var second = await AppFixture.StartAsync(settings);
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        var ids = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => (i % 2 == 0 ? app.Host : second).Create(token, $"parallel {i}")));
+        var ids = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => (i % 2 == 0 ? first : second).Create(token, $"parallel {i}")));
 
         var projects = await Task.WhenAll(ids.Select(id => app.Host.WaitFor(token, id, ProjectStatus.Ready, seconds: 240)));
         projects.ShouldAllBe(p => p.Status == ProjectStatus.Ready);

@@ -76,7 +76,7 @@ public class ProvisioningTests(AppFixture app)
 
         (await Host.ListLabelledAsync(default)).ShouldNotContain(r => r.ProjectId == project.Id);
         Directory.Exists(project.SharedFolderPath).ShouldBeFalse();
-        (await app.Host.GetJson<List<Pantheon.Web.Projects.ProjectResponse>>("/api/projects", token)).ShouldNotContain(p => p.Id == project.Id);
+        (await app.Host.List(token)).ShouldNotContain(p => p.Id == project.Id);
         await app.Host.Send(HttpMethod.Delete, $"/api/projects/{project.Id}", token, status: 404);
 
         var next = await app.Host.WaitFor(token, await app.Host.Create(token, "next"), ProjectStatus.Ready);
@@ -105,8 +105,8 @@ public class ProvisioningTests(AppFixture app)
 
         await app.Host.Send(HttpMethod.Get, $"/api/projects/{id}", bob, status: 404);
         await app.Host.Send(HttpMethod.Delete, $"/api/projects/{id}", bob, status: 404);
-        (await app.Host.GetJson<List<Pantheon.Web.Projects.ProjectResponse>>("/api/projects", bob)).ShouldBeEmpty();
-        (await app.Host.GetJson<List<Pantheon.Web.Projects.ProjectResponse>>("/api/projects", alice)).ShouldHaveSingleItem().Id.ShouldBe(id);
+        (await app.Host.List(bob)).ShouldBeEmpty();
+        (await app.Host.List(alice)).ShouldHaveSingleItem().Id.ShouldBe(id);
         await app.Host.WaitFor(alice, id, ProjectStatus.Ready);
     }
 
@@ -124,7 +124,7 @@ public class ProvisioningTests(AppFixture app)
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         await app.Host.ShouldRejectField(HttpMethod.Post, "/api/projects", token, body, field);
-        (await app.Host.GetJson<List<Pantheon.Web.Projects.ProjectResponse>>("/api/projects", token)).ShouldBeEmpty();
+        (await app.Host.List(token)).ShouldBeEmpty();
     }
 
     private async Task<Dictionary<string, string>> FetchEnvFromInsideTheVm(Pantheon.Web.Projects.ProjectResponse project)

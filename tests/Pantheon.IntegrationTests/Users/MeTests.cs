@@ -1,3 +1,4 @@
+using Alba;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Pantheon.Domain.Users;
@@ -47,6 +48,24 @@ public class MeTests(AppFixture app)
         var recorded = (await StreamOf(user)).Single();
         recorded.UserName.ShouldBe(user);
         recorded.CorrelationId.ShouldNotBeNullOrEmpty();
+    }
+
+    [Fact]
+    public async Task a_burst_of_first_calls_registers_the_user_once_and_answers_every_call()
+    {
+        var user = TestSettings.NewUser();
+        var token = TestSettings.TokenFor(user, "burst@example.com", "Burst");
+        var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => app.Host.Scenario(x =>
+        {
+            x.WithBearerToken(token);
+            x.Get.Url("/api/me");
+            x.IgnoreStatusCode();
+        })));
+
+        answers.Select(a => a.Context.Response.StatusCode).ShouldAllBe(status => status == 200);
+        var profiles = await Task.WhenAll(answers.Select(a => a.ReadAsJsonAsync<UserProfileResponse>()));
+        profiles.Select(p => p!.RegisteredAt).Distinct().ShouldHaveSingleItem();
+        (await StreamOf(user)).ShouldHaveSingleItem().Data.ShouldBeOfType<UserRegistered>();
     }
 
     private async Task<IReadOnlyList<JasperFx.Events.IEvent>> StreamOf(string user)

@@ -46,7 +46,13 @@ async function loadSagas() {
 
 async function loadProjects() {
   const body = $("projects").tBodies[0];
-  const projects = await api("/api/projects");
+  const projects = [];
+  let after = null;
+  do {
+    const page = await api(`/api/projects?limit=500${after ? `&after=${after}` : ""}`);
+    projects.push(...page.items);
+    after = page.next_after;
+  } while (after);
   body.replaceChildren();
   for (const p of projects) {
     const row = body.insertRow();

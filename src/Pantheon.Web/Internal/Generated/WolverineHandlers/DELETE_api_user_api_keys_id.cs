@@ -45,24 +45,10 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Keys.RevokeApiKeyEndpoint").SetTag("http.route", "/api/user/api-keys/{id}").SetTag("http.request.method", "DELETE");
-            var batchedQuery = documentSession.CreateBatchQuery();
-
-            var stream_key_BatchItem = batchedQuery.Events.FetchForWriting<Pantheon.Domain.Keys.ProviderKey>(id);
-
-            await batchedQuery.Execute(httpContext.RequestAborted);
-
             // Loading Marten aggregate as part of the aggregate handler workflow
-            var stream_key = await stream_key_BatchItem.ConfigureAwait(false);
-
+            var stream_key = await documentSession.Events.FetchForWriting<Pantheon.Domain.Keys.ProviderKey>(id, httpContext.RequestAborted);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.id", id);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.type", "Pantheon.Domain.Keys.ProviderKey");
-            // 404 if this required object is null
-            if (stream_key.Aggregate == null)
-            {
-                httpContext.Response.StatusCode = 404;
-                return;
-            }
-
             var problemDetails1 = Pantheon.Web.Keys.RevokeApiKeyEndpoint.Validate(stream_key.Aggregate, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))

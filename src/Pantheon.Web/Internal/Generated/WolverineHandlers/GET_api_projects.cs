@@ -31,12 +31,46 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Projects.ListProjectsEndpoint").SetTag("http.route", "/api/projects").SetTag("http.request.method", "GET");
+            string after_rawValue = httpContext.Request.Query["after"];
+            System.Nullable<System.Guid> after = default;
+
+            if (after_rawValue != null && System.Guid.TryParse(after_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var after_parsed))
+            {
+                after = after_parsed;
+            }
+            else if (!string.IsNullOrEmpty(after_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "after", after_rawValue, "System.Guid").ConfigureAwait(false);
+                return;
+            }
+
+            string limit_rawValue = httpContext.Request.Query["limit"];
+            System.Nullable<int> limit = default;
+
+            if (limit_rawValue != null && int.TryParse(limit_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var limit_parsed))
+            {
+                limit = limit_parsed;
+            }
+            else if (!string.IsNullOrEmpty(limit_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "limit", limit_rawValue, "int").ConfigureAwait(false);
+                return;
+            }
+
+            var problemDetails1 = Pantheon.Web.Projects.ListProjectsEndpoint.Validate(limit);
+            // Evaluate whether the processing should stop if there are any problems
+            if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
+            {
+                await WriteProblems(problemDetails1, httpContext).ConfigureAwait(false);
+                return;
+            }
+
             
             // The actual HTTP request handler execution
-            var projectResponseIReadOnlyList_response = await Pantheon.Web.Projects.ListProjectsEndpoint.Get(httpContext.User, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
+            var pageOfProjectResponse_response = await Pantheon.Web.Projects.ListProjectsEndpoint.Get(after, limit, httpContext.User, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
-            await WriteJsonAsync(httpContext, projectResponseIReadOnlyList_response, 404);
+            await WriteJsonAsync(httpContext, pageOfProjectResponse_response, 404);
         }
     }
 

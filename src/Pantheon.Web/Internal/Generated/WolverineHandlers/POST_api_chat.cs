@@ -31,8 +31,6 @@ namespace Internal.Generated.WolverineHandlers
         {
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Chat.SendChatEndpoint").SetTag("http.route", "/api/chat").SetTag("http.request.method", "POST");
-            Wolverine.Http.Runtime.RequestIdMiddleware.Apply(httpContext, messageContext);
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Chat.SendChat>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
@@ -47,6 +45,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Chat.SendChatEndpoint").SetTag("http.route", "/api/chat").SetTag("http.request.method", "POST");
+            Wolverine.Http.Runtime.RequestIdMiddleware.Apply(httpContext, messageContext);
             
             // The actual HTTP request handler execution
             var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _chatTurns, messageContext).ConfigureAwait(false);

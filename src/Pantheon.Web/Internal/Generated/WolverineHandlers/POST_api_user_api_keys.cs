@@ -3,6 +3,7 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Routing;
 using Pantheon.Handlers.Keys;
+using Pantheon.Web.Limits;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -18,15 +19,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<Pantheon.Web.Keys.AddApiKey> _validatorOfAddApiKey;
         private readonly Pantheon.Handlers.Keys.IProviderKeyCipher _providerKeyCipher;
+        private readonly Pantheon.Web.Limits.UserLimits _userLimits;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_user_api_keys(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Keys.AddApiKey> validatorOfAddApiKey, Pantheon.Handlers.Keys.IProviderKeyCipher providerKeyCipher, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_user_api_keys(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Keys.AddApiKey> validatorOfAddApiKey, Pantheon.Handlers.Keys.IProviderKeyCipher providerKeyCipher, Pantheon.Web.Limits.UserLimits userLimits, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfAddApiKey = validatorOfAddApiKey;
             _providerKeyCipher = providerKeyCipher;
+            _userLimits = userLimits;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -38,7 +41,6 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Keys.AddApiKeyEndpoint").SetTag("http.route", "/api/user/api-keys").SetTag("http.request.method", "POST");
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Keys.AddApiKey>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
@@ -50,6 +52,15 @@ namespace Internal.Generated.WolverineHandlers
             if (result1 != null && !(result1 is Wolverine.Http.WolverineContinue))
             {
                 await result1.ExecuteAsync(httpContext).ConfigureAwait(false);
+                return;
+            }
+
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Keys.AddApiKeyEndpoint").SetTag("http.route", "/api/user/api-keys").SetTag("http.request.method", "POST");
+            var problemDetails2 = await Pantheon.Web.Keys.AddApiKeyEndpoint.ValidateAsync(httpContext.User, documentSession, _userLimits, httpContext.RequestAborted).ConfigureAwait(false);
+            // Evaluate whether the processing should stop if there are any problems
+            if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
+            {
+                await WriteProblems(problemDetails2, httpContext).ConfigureAwait(false);
                 return;
             }
 

@@ -3,6 +3,7 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Routing;
 using Pantheon.Domain.Chat;
+using Pantheon.Web.Limits;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -18,15 +19,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<Pantheon.Web.Chat.AddCustomModel> _validatorOfAddCustomModel;
         private readonly Pantheon.Domain.Chat.DestinationPolicy _destinationPolicy;
+        private readonly Pantheon.Web.Limits.UserLimits _userLimits;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_user_models(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.AddCustomModel> validatorOfAddCustomModel, Pantheon.Domain.Chat.DestinationPolicy destinationPolicy, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_user_models(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.AddCustomModel> validatorOfAddCustomModel, Pantheon.Domain.Chat.DestinationPolicy destinationPolicy, Pantheon.Web.Limits.UserLimits userLimits, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfAddCustomModel = validatorOfAddCustomModel;
             _destinationPolicy = destinationPolicy;
+            _userLimits = userLimits;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -38,26 +41,26 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Chat.AddCustomModelEndpoint").SetTag("http.route", "/api/user/models").SetTag("http.request.method", "POST");
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Chat.AddCustomModel>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
-            var problemDetails1 = await Pantheon.Web.Chat.AddCustomModelEndpoint.ValidateAsync(command, httpContext.User, ((Marten.IQuerySession)documentSession), _destinationPolicy, httpContext.RequestAborted).ConfigureAwait(false);
-            // Evaluate whether the processing should stop if there are any problems
-            if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
+            
+            // FluentValidation of the request body
+            var result1 = await Pantheon.Web.Infrastructure.FluentValidationExecutor.ValidateAsync<Pantheon.Web.Chat.AddCustomModel>(_validatorOfAddCustomModel, command, httpContext).ConfigureAwait(false);
+
+            // Evaluate whether or not the execution should be stopped based on the IResult value
+            if (result1 != null && !(result1 is Wolverine.Http.WolverineContinue))
             {
-                await WriteProblems(problemDetails1, httpContext).ConfigureAwait(false);
+                await result1.ExecuteAsync(httpContext).ConfigureAwait(false);
                 return;
             }
 
-            
-            // FluentValidation of the request body
-            var result2 = await Pantheon.Web.Infrastructure.FluentValidationExecutor.ValidateAsync<Pantheon.Web.Chat.AddCustomModel>(_validatorOfAddCustomModel, command, httpContext).ConfigureAwait(false);
-
-            // Evaluate whether or not the execution should be stopped based on the IResult value
-            if (result2 != null && !(result2 is Wolverine.Http.WolverineContinue))
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Chat.AddCustomModelEndpoint").SetTag("http.route", "/api/user/models").SetTag("http.request.method", "POST");
+            var problemDetails2 = await Pantheon.Web.Chat.AddCustomModelEndpoint.ValidateAsync(command, httpContext.User, documentSession, _destinationPolicy, _userLimits, httpContext.RequestAborted).ConfigureAwait(false);
+            // Evaluate whether the processing should stop if there are any problems
+            if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
-                await result2.ExecuteAsync(httpContext).ConfigureAwait(false);
+                await WriteProblems(problemDetails2, httpContext).ConfigureAwait(false);
                 return;
             }
 

@@ -35,7 +35,6 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Budgets.SetBudgetEndpoint").SetTag("http.route", "/api/admin/budgets/default").SetTag("http.request.method", "PUT");
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Budgets.SetBudget>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
@@ -50,6 +49,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Budgets.SetBudgetEndpoint").SetTag("http.route", "/api/admin/budgets/default").SetTag("http.request.method", "PUT");
             
             // The actual HTTP request handler execution
             var budgetLimitResponse_response = await Pantheon.Web.Budgets.SetBudgetEndpoint.PutDefault(command, documentSession, _timeProvider, httpContext.RequestAborted).ConfigureAwait(false);

@@ -35,14 +35,6 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Budgets.SetBudgetEndpoint").SetTag("http.route", "/api/admin/budgets/{user}").SetTag("http.request.method", "PUT");
-            var user = (string?)httpContext.GetRouteValue("user");
-            if(user == null)
-            {
-                httpContext.Response.StatusCode = 404;
-                return;
-            }
-
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Budgets.SetBudget>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
@@ -54,6 +46,14 @@ namespace Internal.Generated.WolverineHandlers
             if (result1 != null && !(result1 is Wolverine.Http.WolverineContinue))
             {
                 await result1.ExecuteAsync(httpContext).ConfigureAwait(false);
+                return;
+            }
+
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Budgets.SetBudgetEndpoint").SetTag("http.route", "/api/admin/budgets/{user}").SetTag("http.request.method", "PUT");
+            var user = (string?)httpContext.GetRouteValue("user");
+            if(user == null)
+            {
+                httpContext.Response.StatusCode = 404;
                 return;
             }
 

@@ -38,7 +38,6 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Settings.SettingsEndpoints").SetTag("http.route", "/api/user/settings").SetTag("http.request.method", "PUT");
             // Reading the request body via JSON deserialization
             var (command, jsonContinue) = await ReadJsonAsync<Pantheon.Web.Settings.UpdateSettings>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
@@ -53,6 +52,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Settings.SettingsEndpoints").SetTag("http.route", "/api/user/settings").SetTag("http.request.method", "PUT");
             
             // The actual HTTP request handler execution
             var settingsResponse_response = await Pantheon.Web.Settings.SettingsEndpoints.Put(command, httpContext.User, documentSession, _chatDefaults, _timeProvider, httpContext.RequestAborted).ConfigureAwait(false);
