@@ -47,13 +47,15 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             IPAM = new IPAM { Config = [new IPAMConfig { Subnet = spec.Subnet, Gateway = spec.Gateway }] },
             Labels = Labels(spec.ProjectId, NetworkKind),
         };
+        DockerApiException? overlap = null;
         var id = await Call($"Creating network {spec.Name}", async t =>
         {
             try { return (await docker.Networks.CreateNetworkAsync(parameters, t)).ID; }
             catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict) { return null; }
             catch (DockerApiException e) when (e.ResponseBody.Contains("overlaps", StringComparison.OrdinalIgnoreCase))
             {
-                throw new SubnetTakenException(spec.Subnet, e);
+                overlap = e;
+                return null;
             }
         }, ct);
         if (id is not null)
@@ -62,9 +64,11 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             return id;
         }
 
-        // Someone created the same name between our look-up and our create: theirs is fine only if it is ours.
-        var winner = await FindNetworkAsync(spec.Name, ct)
-            ?? throw new VmHostException($"Network {spec.Name} was reported as existing but cannot be found.", transient: true);
+        // Someone created the same name between our look-up and our create (another run of this very step, whose network
+        // then also holds the subnet): theirs is fine only if it is ours. No network of that name: the subnet is taken.
+        var winner = await FindNetworkAsync(spec.Name, ct);
+        if (winner is null && overlap is not null) throw new SubnetTakenException(spec.Subnet, overlap);
+        if (winner is null) throw new VmHostException($"Network {spec.Name} was reported as existing but cannot be found.", transient: true);
         return Adopt(winner.ID, winner.Labels, spec.ProjectId, NetworkKind, spec.Name);
     }
 
