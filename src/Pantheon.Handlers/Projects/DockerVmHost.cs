@@ -36,7 +36,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
     public async Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct)
     {
         if (await FindNetworkAsync(spec.Name, ct) is { } existing)
-            return Adopt(existing.ID, existing.Labels, spec.ProjectId, NetworkKind, spec.Name);
+            return AdoptNetwork(existing, spec);
 
         var parameters = new NetworksCreateParameters
         {
@@ -69,7 +69,20 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         var winner = await FindNetworkAsync(spec.Name, ct);
         if (winner is null && overlap is not null) throw new SubnetTakenException(spec.Subnet, overlap);
         if (winner is null) throw new VmHostException($"Network {spec.Name} was reported as existing but cannot be found.", transient: true);
-        return Adopt(winner.ID, winner.Labels, spec.ProjectId, NetworkKind, spec.Name);
+        return AdoptNetwork(winner, spec);
+    }
+
+    /// <summary>
+    /// Our network, found by name, is ours only on the subnet we asked for: another run of the same step may have made it
+    /// on another subnet (its first choice was taken) and leased that one since, so a new try reads the lease again.
+    /// </summary>
+    private string AdoptNetwork(NetworkResponse network, ProjectNetworkSpec spec)
+    {
+        var subnets = network.IPAM?.Config?.Select(c => c.Subnet).ToList() ?? [];
+        if (!subnets.Contains(spec.Subnet))
+            throw new VmHostException(
+                $"Network {spec.Name} exists on {string.Join(", ", subnets)}, not on {spec.Subnet}: another run of this step made it.", transient: true);
+        return Adopt(network.ID, network.Labels, spec.ProjectId, NetworkKind, spec.Name);
     }
 
     public async Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct)
