@@ -79,6 +79,8 @@ public class AppFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         var violations = (await OpenApiContract.FromAsync(Host)).CheckAll(ResponseRecorder.All);
+        // Stopped first, so that no saga step still in flight makes a container after the clean-up has listed them.
+        await Host.StopAsync();
         await RemoveTestMachinesAsync();
         await Host.DisposeAsync();
         await Fake.DisposeAsync();

@@ -41,6 +41,7 @@ public abstract class LimitedHostFixture(string name) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await Host.StopAsync(); // no saga step makes a container after the clean-up has listed them
         await RemoveMachinesAsync();
         await Host.DisposeAsync();
         await Fake.DisposeAsync();
