@@ -46,9 +46,7 @@ public class AppFixture : IAsyncLifetime
     /// <summary>Every container, network and volume of earlier test runs: with the data reset, none has an owner.</summary>
     private async Task RemoveTestMachinesAsync()
     {
-        var vmHost = Host.Services.GetRequiredService<IVmHost>();
-        foreach (var resource in (await vmHost.ListLabelledAsync(default)).OrderBy(r => r.Kind == "container" ? 0 : 1))
-            await vmHost.RemoveAsync(resource, default);
+        await TestMachines.RemoveAllAsync(Host.Services.GetRequiredService<IVmHost>());
         if (Directory.Exists(TestSettings.DataRoot)) Directory.Delete(TestSettings.DataRoot, recursive: true);
     }
 
@@ -79,8 +77,6 @@ public class AppFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         var violations = (await OpenApiContract.FromAsync(Host)).CheckAll(ResponseRecorder.All);
-        // Stopped first, so that no saga step still in flight makes a container after the clean-up has listed them.
-        await Host.StopAsync();
         await RemoveTestMachinesAsync();
         await Host.DisposeAsync();
         await Fake.DisposeAsync();

@@ -41,7 +41,6 @@ public abstract class LimitedHostFixture(string name) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await Host.StopAsync(); // no saga step makes a container after the clean-up has listed them
         await RemoveMachinesAsync();
         await Host.DisposeAsync();
         await Fake.DisposeAsync();
@@ -49,9 +48,7 @@ public abstract class LimitedHostFixture(string name) : IAsyncLifetime
 
     private async Task RemoveMachinesAsync()
     {
-        var vmHost = Host.Services.GetRequiredService<IVmHost>();
-        foreach (var resource in (await vmHost.ListLabelledAsync(default)).OrderBy(r => r.Kind == "container" ? 0 : 1))
-            await vmHost.RemoveAsync(resource, default);
+        await TestMachines.RemoveAllAsync(Host.Services.GetRequiredService<IVmHost>());
         if (Directory.Exists(DataRoot)) Directory.Delete(DataRoot, recursive: true);
     }
 }
