@@ -79,10 +79,9 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
     private string AdoptNetwork(NetworkResponse network, ProjectNetworkSpec spec)
     {
         var subnets = network.IPAM?.Config?.Select(c => c.Subnet).ToList() ?? [];
-        if (!subnets.Contains(spec.Subnet))
-            throw new VmHostException(
-                $"Network {spec.Name} exists on {string.Join(", ", subnets)}, not on {spec.Subnet}: another run of this step made it.", transient: true);
-        return Adopt(network.ID, network.Labels, spec.ProjectId, NetworkKind, spec.Name);
+        var id = Adopt(network.ID, network.Labels, spec.ProjectId, NetworkKind, spec.Name);
+        if (!subnets.Contains(spec.Subnet)) throw new NetworkOnOtherSubnetException(spec.Name, string.Join(", ", subnets), id, spec.Subnet);
+        return id;
     }
 
     public async Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct)

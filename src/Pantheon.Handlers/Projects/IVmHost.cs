@@ -83,6 +83,14 @@ public sealed class SubnetTakenException(string subnet, Exception inner)
     public string Subnet { get; } = subnet;
 }
 
+/// <summary>Our network exists (made by another run of the same step) on another subnet than the one asked for.</summary>
+public sealed class NetworkOnOtherSubnetException(string name, string subnet, string networkId, string wanted)
+    : VmHostException($"Network {name} exists on {subnet}, not on {wanted}: another run of this step made it.", transient: true)
+{
+    public string Subnet { get; } = subnet;
+    public string NetworkId { get; } = networkId;
+}
+
 /// <summary>
 /// What provisioning needs from the engine that runs the project machines. Every call is idempotent: creating
 /// what already exists with our name and labels returns the existing one; removing what is gone is a no-op.

@@ -76,6 +76,12 @@ public sealed class ProjectProvisioning : Saga
             {
                 return (subnet, await context.Host.EnsureNetworkAsync(new ProjectNetworkSpec(Id, name, subnet.Cidr, subnet.Gateway), ct));
             }
+            catch (NetworkOnOtherSubnetException e)
+            {
+                // Another run of this step made the network on a subnet it leased for this project: that one stands.
+                if (!await leases.KeepOnlyAsync(Id, e.Subnet, ct)) throw;
+                return (Domain.Projects.Subnet.Parse(e.Subnet), e.NetworkId);
+            }
             catch (SubnetTakenException e) when (taken.Count < maxTaken)
             {
                 context.Logger.LogInformation("Subnet {Subnet} was taken on the engine; leasing another for project {ProjectId}", e.Subnet, Id);

@@ -45,6 +45,20 @@ public sealed class SubnetLeases(IDocumentStore store, ProjectSettings settings,
         throw new InvalidOperationException($"Could not lease a subnet for project {projectId} after {MaxCollisions} collisions.");
     }
 
+    /// <summary>
+    /// When the project holds a lease on <paramref name="cidr"/>, gives up its other leases (left by another run of the
+    /// same step) and answers true; false when that subnet is not the project's.
+    /// </summary>
+    public async Task<bool> KeepOnlyAsync(Guid projectId, string cidr, CancellationToken ct)
+    {
+        await using var session = store.LightweightSession();
+        var lease = await session.LoadAsync<SubnetLease>(cidr, ct);
+        if (lease?.ProjectId != projectId) return false;
+        session.DeleteWhere<SubnetLease>(l => l.ProjectId == projectId && l.Id != cidr);
+        await session.SaveChangesAsync(ct);
+        return true;
+    }
+
     /// <summary>Gives up the project's lease, committed at once (the engine refused its subnet).</summary>
     public async Task ReleaseAsync(Guid projectId, CancellationToken ct)
     {
