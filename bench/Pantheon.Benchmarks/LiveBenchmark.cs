@@ -29,7 +29,7 @@ public static class LiveBenchmark
         var events = args.Length > 0 ? int.Parse(args[0]) : 1000;
         var clients = args.Length > 1 ? int.Parse(args[1]) : 50;
         var exportEvents = args.Length > 2 ? int.Parse(args[2]) : 100_000;
-        var connection = await Database("pantheon_bench");
+        var connection = await Database();
         var settings = new Dictionary<string, string> { ["ConnectionStrings__Marten"] = connection, ["Auth__Issuer"] = "pantheon-bench", ["Auth__SigningKey"] = SigningKey };
 
         await using var backend = await Backend.StartAsync(settings);
@@ -123,7 +123,7 @@ public static class LiveBenchmark
             }
         }
 
-        var binary = Path.Combine(Backend.Root(), ".pantheon", "bench", "web", "Pantheon.Web");
+        var binary = Backend.Binary;
         async Task<(TimeSpan Elapsed, long Lines)> Run(params string[] args)
         {
             var info = new ProcessStartInfo(binary, ["audit", "export", .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(binary)! };
@@ -148,9 +148,12 @@ public static class LiveBenchmark
                           $"{count / (elapsed - startup).TotalSeconds:F0} events/s past the {startup.TotalSeconds:F2} s start-up)");
     }
 
-    private static async Task<string> Database(string name)
+    /// <summary>The database of <c>ConnectionStrings__Marten</c> when it is set (so that runs can be kept apart), else <c>pantheon_bench</c>; made when missing.</summary>
+    private static async Task<string> Database()
     {
-        var baseConnection = Environment.GetEnvironmentVariable("ConnectionStrings__Marten") ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres";
+        var given = Environment.GetEnvironmentVariable("ConnectionStrings__Marten");
+        var baseConnection = given ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres";
+        var name = given is null ? "pantheon_bench" : new NpgsqlConnectionStringBuilder(given).Database!;
         var admin = new NpgsqlConnectionStringBuilder(baseConnection) { Database = "postgres" }.ConnectionString;
         await using var db = new NpgsqlConnection(admin);
         await db.OpenAsync();
