@@ -55,9 +55,16 @@ public sealed class BudgetLedger
             now.AddSeconds(_settings.ReservationTimeoutSeconds)));
         var held = await batch.ExecuteScalarAsync(ct) is Guid;
         return held
-            ? new BudgetDecision(new BudgetReservation(this, id, userId, month, estimate), null)
+            ? new BudgetDecision(new BudgetReservation(this, id, userId, month, estimate, held: true), null)
             : new BudgetDecision(null, await Read(userId, ct));
     }
+
+    /// <summary>
+    /// A turn of a user for whom no budget is in force (neither their own nor the default): nothing is held, so the turn
+    /// costs no round trip before its call; settling it adds what it cost to the month's spend all the same.
+    /// </summary>
+    public BudgetReservation Unreserved(string userId, BudgetEstimate estimate) =>
+        new(this, Guid.CreateVersion7(), userId, BudgetRules.MonthOf(_time.GetUtcNow()), estimate, held: false);
 
     /// <summary>Turns the reservation into what the turn really cost (see <see cref="BudgetRules.Actual"/>).</summary>
     public Task Settle(BudgetReservation reservation, long? reportedTokens, int replyCharacters, CancellationToken ct) =>
@@ -89,6 +96,11 @@ public sealed class BudgetLedger
 
     private async Task Finish(BudgetReservation reservation, long spent, CancellationToken ct)
     {
+        if (!reservation.Held)
+        {
+            if (spent > 0) await Charge(reservation, spent, ct);
+            return;
+        }
         // Settled after it expired: its hold was already given back, but what the provider spent still counts.
         await using var command = _db.CreateCommand($"""
             with gone as (delete from {_reservations} where id = $1 returning tokens)
@@ -96,6 +108,16 @@ public sealed class BudgetLedger
             where user_id = $3 and month = $4
             """);
         Add(command.Parameters, reservation.Id, spent, reservation.UserId, reservation.Month);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task Charge(BudgetReservation reservation, long spent, CancellationToken ct)
+    {
+        await using var command = _db.CreateCommand($"""
+            insert into {_ledger} as l (user_id, month, spent, reserved) values ($1, $2, $3, 0)
+            on conflict (user_id, month) do update set spent = l.spent + excluded.spent
+            """);
+        Add(command.Parameters, reservation.UserId, reservation.Month, spent);
         await command.ExecuteNonQueryAsync(ct);
     }
 
@@ -145,14 +167,16 @@ public sealed class BudgetReservation : IAsyncDisposable
     private readonly BudgetLedger _ledger;
     private int _closed;
 
-    internal BudgetReservation(BudgetLedger ledger, Guid id, string userId, DateOnly month, BudgetEstimate estimate) =>
-        (_ledger, Id, UserId, Month, Estimate) = (ledger, id, userId, month, estimate);
+    internal BudgetReservation(BudgetLedger ledger, Guid id, string userId, DateOnly month, BudgetEstimate estimate, bool held) =>
+        (_ledger, Id, UserId, Month, Estimate, Held) = (ledger, id, userId, month, estimate, held);
 
     public Guid Id { get; }
     public string UserId { get; }
     /// <summary>The month the turn started in: it is charged there even if it ends in the next.</summary>
     public DateOnly Month { get; }
     public BudgetEstimate Estimate { get; }
+    /// <summary>False for a turn without a budget in force: nothing is held, and settling only records the spend.</summary>
+    public bool Held { get; }
 
     /// <summary>Settles with the provider's token count (null when it reported none) and the reply's length.</summary>
     public Task Settle(long? reportedTokens, int replyCharacters) =>

@@ -32,8 +32,18 @@ public static class Configuration
         opts.Schema.For<ChatTurnView>()
             .Duplicate(x => x.ConversationId).Duplicate(x => x.Position).Duplicate(x => x.ContextLength);
         opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
-        opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
         opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+        return opts;
+    }
+
+    /// <summary>
+    /// The notification that evicts a user's chat setup in other processes. Registered after every inline projection of
+    /// the events it watches (budgets included): Marten reads no result of a queued SQL command, so its <c>select</c>
+    /// must come after each operation that reads its own result in the same batch.
+    /// </summary>
+    public static StoreOptions AddChatSetupNotifications(this StoreOptions opts)
+    {
+        opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
         return opts;
     }
 }

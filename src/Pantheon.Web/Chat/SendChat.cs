@@ -47,7 +47,7 @@ public static class SendChatEndpoint
     [ProducesEventStream("With `Accept: text/event-stream`: events `delta` ({\"text\"}), then `done` (conversation_id, message_id, "
         + "model, finish_reason, usage) or, once streaming has begun, `error` ({\"status\", \"message\", \"limit\"}).")]
     [ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity,
-        StatusCodes.Status502BadGateway, StatusCodes.Status504GatewayTimeout)]
+        StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout)]
     public static async Task<IResult> Post(
         SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context)
     {
@@ -131,7 +131,7 @@ public static class SendChatEndpoint
         };
         if (failure.Limit is not null) extensions["limit"] = failure.Limit;
         var problem = Results.Problem(
-            statusCode: failure.Status, title: "The provider did not reply", detail: failure.Message, extensions: extensions);
+            statusCode: failure.Status, title: failure.Title, detail: failure.Message, extensions: extensions);
         return failure.RetryAfter is { } after ? new WithRetryAfter(problem, after) : problem;
     }
 
