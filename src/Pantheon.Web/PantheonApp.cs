@@ -58,6 +58,9 @@ public static class PantheonApp
         AddProjects(services, configuration);
         services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
+        // One LISTEN connection per process, for every feature's notifications (live updates, the chat setup cache).
+        services.AddSingleton<PostgresNotifications>();
+        services.AddHostedService(s => s.GetRequiredService<PostgresNotifications>());
         services.AddBudgets(configuration);
 
         services.AddPantheonAuthentication(configuration, environment);

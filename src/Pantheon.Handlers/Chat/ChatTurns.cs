@@ -81,7 +81,7 @@ public sealed class ChatTurns(
 
         // The turn's worst case is held before anything is recorded or sent, so concurrent turns cannot overspend.
         var estimate = budgets.Estimate([.. turn.Context.Select(t => t.Content), turn.Message], turn.Parameters.MaxTokens);
-        var hold = await budgets.Reserve(userId, estimate, ct);
+        var hold = await budgets.Reserve(userId, estimate, ct, turn.MessageId);
         if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
 
         // The message is kept even when the provider never answers. This commit and the call could overlap.
@@ -138,7 +138,7 @@ public sealed class ProviderTurn
         {
             events = TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
         }
-        await _appender.AppendAsync(events, CancellationToken.None);
+        await _appender.AppendAsync(events, CancellationToken.None, closes: Turn.MessageId);
         return outcome;
     }
 

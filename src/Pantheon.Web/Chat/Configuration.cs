@@ -1,6 +1,7 @@
 using JasperFx.Events.Projections;
 using Marten;
 using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 
@@ -20,7 +21,10 @@ public static class Configuration
         services.AddSingleton<ChatTurns>();
         // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
         services.AddSingleton<ChatSetupCache>();
-        services.AddHostedService<ChatSetupListener>();
+        services.AddSingleton<INotificationListener, ChatSetupListener>();
+        // Turns whose process died mid-reply are recorded as interrupted, at start-up and periodically.
+        services.AddSingleton<AbandonedTurns>();
+        services.AddHostedService(s => s.GetRequiredService<AbandonedTurns>());
         services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
         return services;
     }
@@ -34,6 +38,7 @@ public static class Configuration
         opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
         opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+        opts.Schema.For<OpenTurn>().Duplicate(x => x.SentAt);
         return opts;
     }
 }
