@@ -40,7 +40,8 @@ public sealed class AbandonedTurns(
                 if (await CloseAsync(turn, ct)) closed++;
             if (due.Count < BatchSize || closed == before) break;
         }
-        if (closed > 0) logger.LogWarning("Recorded {Count} abandoned chat turns as interrupted in {Elapsed} ms", closed, watch.ElapsedMilliseconds);
+        if (closed > 0)
+            logger.LogWarning("Recorded {Count} abandoned chat turns as interrupted in {Elapsed} ms", closed, watch.ElapsedMilliseconds);
         return closed;
     }
 
@@ -53,7 +54,8 @@ public sealed class AbandonedTurns(
             // second, and one that commits after both makes the versioned append below fail.
             var version = (await session.Events.FetchStreamStateAsync(turn.ConversationId, ct))?.Version ?? 0;
             if (await session.LoadAsync<OpenTurn>(turn.Id, ct) is null) return false;
-            var sent = await session.Events.FetchStreamAsync(turn.ConversationId, version: turn.Position, fromVersion: turn.Position, token: ct);
+            var sent = await session.Events.FetchStreamAsync(
+                turn.ConversationId, version: turn.Position, fromVersion: turn.Position, token: ct);
             session.CorrelationId = sent.FirstOrDefault()?.CorrelationId;
             session.LastModifiedBy = turn.UserId;
             session.Events.Append(turn.ConversationId, version + 1,

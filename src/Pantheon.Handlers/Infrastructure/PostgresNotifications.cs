@@ -28,7 +28,7 @@ public interface INotificationListener
 public sealed class PostgresNotifications(
     NpgsqlDataSource database, IEnumerable<INotificationListener> listeners, ILogger<PostgresNotifications> logger) : BackgroundService
 {
-    /// <summary>The connection's <c>application_name</c>, so that an operator (or a test) can find it in <c>pg_stat_activity</c>.</summary>
+    /// <summary>The connection's <c>application_name</c>: an operator (or a test) finds it in <c>pg_stat_activity</c>.</summary>
     public const string ApplicationName = "pantheon-notifications";
 
     private static readonly TimeSpan IdlePing = TimeSpan.FromSeconds(10);
@@ -47,7 +47,8 @@ public sealed class PostgresNotifications(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var pause = TimeSpan.FromMilliseconds(100);
-        var listen = $"set application_name = '{ApplicationName}';" + string.Concat(_listeners.Select(l => $"listen {l.Channel};").Distinct());
+        var listen = $"set application_name = '{ApplicationName}';"
+            + string.Concat(_listeners.Select(l => $"listen {l.Channel};").Distinct());
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -75,7 +76,8 @@ public sealed class PostgresNotifications(
                                       && !stoppingToken.IsCancellationRequested)
             {
                 foreach (var listener in _listeners) listener.Lost();
-                logger.LogWarning(e, "Lost the PostgreSQL notification connection; listening again in {Pause} ms", pause.TotalMilliseconds);
+                logger.LogWarning(e, "Lost the PostgreSQL notification connection; listening again in {Pause} ms",
+                    pause.TotalMilliseconds);
                 await Task.Delay(pause, stoppingToken);
                 pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, LongestPause.Ticks));
             }

@@ -38,7 +38,8 @@ public sealed class LiveUpdates(
     private readonly Dictionary<string, int> _places = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Channel<bool> _wake = System.Threading.Channels.Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<bool> _wake =
+        System.Threading.Channels.Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly string _events = $"{store.Options.Events.DatabaseSchemaName}.mt_events";
     private DeliveryCursor _cursor = DeliveryCursor.At(0);
 
@@ -102,7 +103,7 @@ public sealed class LiveUpdates(
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                logger.Log(IsConnectionFailure(e) ? LogLevel.Warning : LogLevel.Error, e, "Live updates could not read the event log's end; trying again");
+                logger.Log(Level(e), e, "Live updates could not read the event log's end; trying again");
                 await Task.Delay(RetryPause, stoppingToken);
             }
         }
@@ -120,15 +121,16 @@ public sealed class LiveUpdates(
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                // PostgreSQL away (restarting, say) is expected; anything else is a fault, but it must not stop the hub.
-                logger.Log(IsConnectionFailure(e) ? LogLevel.Warning : LogLevel.Error, e, "Live updates could not read the event log; trying again");
+                // Whatever it is, it must not stop the hub: log it and look again.
+                logger.Log(Level(e), e, "Live updates could not read the event log; trying again");
                 await Task.Delay(RetryPause, stoppingToken);
             }
         }
     }
 
-    private static bool IsConnectionFailure(Exception e) =>
-        e is NpgsqlException or System.Net.Sockets.SocketException or IOException or TimeoutException;
+    /// <summary>PostgreSQL away (restarting, say) is expected; anything else is a fault, logged as one.</summary>
+    private static LogLevel Level(Exception e) =>
+        e is NpgsqlException or System.Net.Sockets.SocketException or IOException or TimeoutException ? LogLevel.Warning : LogLevel.Error;
 
     private sealed record Row(long Sequence, Guid StreamId, string Type, string? Data);
 
@@ -149,7 +151,8 @@ public sealed class LiveUpdates(
     }
 
     /// <summary>One snapshot: which watched writers still run, which run at all, and the events after the cursor.</summary>
-    private async Task<(List<Row> Rows, HashSet<ulong> StillRunning, HashSet<ulong> Running)> Read(DeliveryCursor cursor, CancellationToken ct)
+    private async Task<(List<Row> Rows, HashSet<ulong> StillRunning, HashSet<ulong> Running)> Read(
+        DeliveryCursor cursor, CancellationToken ct)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
@@ -157,7 +160,10 @@ public sealed class LiveUpdates(
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
             "select array(select x from unnest($1::text[]) x where not pg_visible_in_snapshot(x::xid8, pg_current_snapshot()))")
         {
-            Parameters = { new NpgsqlParameter { Value = cursor.Watched.Select(x => x.ToString(CultureInfo.InvariantCulture)).ToArray() } },
+            Parameters =
+            {
+                new NpgsqlParameter { Value = cursor.Watched.Select(x => x.ToString(CultureInfo.InvariantCulture)).ToArray() },
+            },
         });
         batch.BatchCommands.Add(new NpgsqlBatchCommand("select array(select x::text from pg_snapshot_xip(pg_current_snapshot()) x)"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
@@ -181,7 +187,10 @@ public sealed class LiveUpdates(
             running = Xids(reader.GetFieldValue<string[]>(0));
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
-                rows.Add(new Row(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+            {
+                var data = reader.IsDBNull(3) ? null : reader.GetString(3);
+                rows.Add(new Row(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), data));
+            }
         }
         await transaction.CommitAsync(ct);
         return (rows, stillRunning, running);

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Pantheon.IntegrationTests.Faults;
 
-/// <summary>Two backend processes on a PostgreSQL cluster of the tests' own, which the tests restart and whose connections they kill.</summary>
+/// <summary>Two backend processes on a PostgreSQL cluster of the tests' own, which the tests restart and cut off.</summary>
 public sealed class RestartableCluster : IAsyncLifetime
 {
     public PrivatePostgres Postgres { get; private set; } = null!;
@@ -115,7 +115,8 @@ public sealed class DatabaseRestartTests(RestartableCluster cluster, ITestOutput
         var stopped = outage.Elapsed;
         await cluster.Postgres.StartServerAsync();
         var backAt = DateTimeOffset.UtcNow;
-        output.WriteLine($"PostgreSQL stopped in {stopped.TotalMilliseconds:0} ms, accepting connections again after {outage.Elapsed.TotalMilliseconds:0} ms");
+        output.WriteLine($"PostgreSQL stopped in {stopped.TotalMilliseconds:0} ms, "
+            + $"accepting connections again after {outage.Elapsed.TotalMilliseconds:0} ms");
 
         await Eventually.Get(() => a.StatusOf(project), s => s is "ready" or "failed", Provisioning, "the project to finish provisioning");
         (await a.StatusOf(project)).ShouldBe("ready");

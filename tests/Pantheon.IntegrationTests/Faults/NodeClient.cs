@@ -87,11 +87,12 @@ public sealed class SocketClient : IAsyncDisposable
     {
         seen ??= [];
         var watch = Stopwatch.StartNew();
+        TimeoutException TimedOut() =>
+            new($"no '{status}' update of {project} within {timeout}; seen: {string.Join(", ", seen.Select(s => s.Message))}");
         while (true)
         {
             var left = timeout - watch.Elapsed;
-            if (left <= TimeSpan.Zero)
-                throw new TimeoutException($"no '{status}' update of {project} within {timeout}; seen: {string.Join(", ", seen.Select(s => s.Message))}");
+            if (left <= TimeSpan.Zero) throw TimedOut();
             Received received;
             try
             {
@@ -99,10 +100,11 @@ public sealed class SocketClient : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"no '{status}' update of {project} within {timeout}; seen: {string.Join(", ", seen.Select(s => s.Message))}");
+                throw TimedOut();
             }
             var message = received.Message;
-            if (message.GetProperty("type").GetString() != "project-updated" || message.GetProperty("project_id").GetGuid() != project) continue;
+            if (message.GetProperty("type").GetString() != "project-updated") continue;
+            if (message.GetProperty("project_id").GetGuid() != project) continue;
             seen.Add(received);
             if (message.GetProperty("status").GetString() == status) return seen;
         }

@@ -22,7 +22,8 @@ public sealed class PrivatePostgres : IAsyncDisposable
     public string ConnectionString =>
         $"Host=127.0.0.1;Port={Port};Database=postgres;Username=postgres;Password=postgres;Maximum Pool Size=40;Timeout=5";
 
-    private PrivatePostgres(string root, string bin, int port) => (_root, _data, _bin, Port) = (root, Path.Combine(root, "data"), bin, port);
+    private PrivatePostgres(string root, string bin, int port) =>
+        (_root, _data, _bin, Port) = (root, Path.Combine(root, "data"), bin, port);
 
     public static async Task<PrivatePostgres> StartAsync()
     {
@@ -96,6 +97,7 @@ public sealed class PrivatePostgres : IAsyncDisposable
         var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await output}{await errors}");
+            throw new InvalidOperationException(
+                $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await output}{await errors}");
     }
 }
