@@ -3,6 +3,7 @@ using System.Data;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
+using Channels = System.Threading.Channels.Channel;
 using Marten;
 using Npgsql;
 using Pantheon.Domain.Live;
@@ -39,7 +40,7 @@ public sealed class LiveUpdates(
     private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<bool> _wake =
-        System.Threading.Channels.Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+        Channels.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly string _events = $"{store.Options.Events.DatabaseSchemaName}.mt_events";
     private DeliveryCursor _cursor = DeliveryCursor.At(0);
 
@@ -140,7 +141,15 @@ public sealed class LiveUpdates(
         while (true)
         {
             var cursor = _cursor;
-            var (rows, stillRunning, running) = await Read(cursor, ct);
+            var (rows, stillRunning, running, head) = await Read(cursor, ct);
+            if (head < cursor.Delivered)
+            {
+                // The log is shorter than what was delivered: it was wiped and its numbering restarted (a test's data reset).
+                logger.LogWarning("The event log restarted its numbering below {Delivered}; live updates start again from its beginning",
+                    cursor.Delivered);
+                Volatile.Write(ref _cursor, DeliveryCursor.At(0));
+                continue;
+            }
             var (take, next) = cursor.Advance(rows.Select(r => r.Sequence).ToList(), stillRunning, running, time.GetUtcNow(),
                 TimeSpan.FromSeconds(settings.GapTimeoutSeconds));
             foreach (var row in rows.Take(take))
@@ -150,8 +159,8 @@ public sealed class LiveUpdates(
         }
     }
 
-    /// <summary>One snapshot: which watched writers still run, which run at all, and the events after the cursor.</summary>
-    private async Task<(List<Row> Rows, HashSet<ulong> StillRunning, HashSet<ulong> Running)> Read(
+    /// <summary>One snapshot: which watched writers still run, which run at all, the events after the cursor, the log's end.</summary>
+    private async Task<(List<Row> Rows, HashSet<ulong> StillRunning, HashSet<ulong> Running, long Head)> Read(
         DeliveryCursor cursor, CancellationToken ct)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
@@ -176,7 +185,9 @@ public sealed class LiveUpdates(
                 new NpgsqlParameter { Value = BatchSize },
             },
         });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"select coalesce(max(seq_id), 0) from {_events}"));
         HashSet<ulong> stillRunning, running;
+        long head;
         var rows = new List<Row>();
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
@@ -191,9 +202,12 @@ public sealed class LiveUpdates(
                 var data = reader.IsDBNull(3) ? null : reader.GetString(3);
                 rows.Add(new Row(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), data));
             }
+            await reader.NextResultAsync(ct);
+            await reader.ReadAsync(ct);
+            head = reader.GetInt64(0);
         }
         await transaction.CommitAsync(ct);
-        return (rows, stillRunning, running);
+        return (rows, stillRunning, running, head);
     }
 
     private static HashSet<ulong> Xids(string[] values) => values.Select(v => ulong.Parse(v, CultureInfo.InvariantCulture)).ToHashSet();

@@ -30,7 +30,7 @@ public sealed class RestartableCluster : IAsyncLifetime
     /// <summary>Kills every backend's notification connection (the old listeners' too, found by their <c>listen</c>).</summary>
     public async Task<int> KillNotificationConnectionsAsync()
     {
-        await using var connection = new NpgsqlConnection(Postgres.ConnectionString);
+        await using var connection = new NpgsqlConnection(Postgres.TestConnectionString);
         await connection.OpenAsync();
         await using var kill = new NpgsqlCommand("""
             select count(pg_terminate_backend(pid)) from pg_stat_activity
@@ -41,7 +41,7 @@ public sealed class RestartableCluster : IAsyncLifetime
 
     public async Task<long> NotificationConnectionsAsync()
     {
-        await using var connection = new NpgsqlConnection(Postgres.ConnectionString);
+        await using var connection = new NpgsqlConnection(Postgres.TestConnectionString);
         await connection.OpenAsync();
         await using var count = new NpgsqlCommand("select count(*) from pg_stat_activity where application_name = $1", connection)
         {
@@ -53,7 +53,7 @@ public sealed class RestartableCluster : IAsyncLifetime
     /// <summary>The project's events as stored, in sequence order: type and commit time.</summary>
     public async Task<List<(long Sequence, string Type, DateTimeOffset At)>> EventsOf(Guid project)
     {
-        await using var connection = new NpgsqlConnection(Postgres.ConnectionString);
+        await using var connection = new NpgsqlConnection(Postgres.TestConnectionString);
         await connection.OpenAsync();
         await using var read = new NpgsqlCommand(
             "select seq_id, type, timestamp from pantheon.mt_events where stream_id = $1 order by seq_id", connection)

@@ -116,7 +116,7 @@ public sealed class KilledChatTests(ITestOutputHelper output)
         var http = new HttpClient { BaseAddress = node.Url, Timeout = Timeout.InfiniteTimeSpan };
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/chat")
         {
-            Content = JsonContent.Create(new { message = "a long story" }),
+            Content = JsonContent.Create(new { message = "a long story", model = "openai/gpt-4o" }),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestSettings.TokenFor(user));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));

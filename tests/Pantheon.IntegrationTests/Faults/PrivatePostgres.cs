@@ -22,6 +22,9 @@ public sealed class PrivatePostgres : IAsyncDisposable
     public string ConnectionString =>
         $"Host=127.0.0.1;Port={Port};Database=postgres;Username=postgres;Password=postgres;Maximum Pool Size=40;Timeout=5";
 
+    /// <summary>For the test's own queries: unpooled, so that no connection the restart broke is handed out again.</summary>
+    public string TestConnectionString => ConnectionString + ";Pooling=false";
+
     private PrivatePostgres(string root, string bin, int port) =>
         (_root, _data, _bin, Port) = (root, Path.Combine(root, "data"), bin, port);
 
@@ -65,7 +68,7 @@ public sealed class PrivatePostgres : IAsyncDisposable
         {
             try
             {
-                await using var connection = new NpgsqlConnection(ConnectionString);
+                await using var connection = new NpgsqlConnection(TestConnectionString);
                 await connection.OpenAsync();
                 return;
             }
