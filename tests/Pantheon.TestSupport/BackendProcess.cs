@@ -56,7 +56,7 @@ public sealed class BackendProcess : IAsyncDisposable
         var errors = process.StandardError.ReadToEndAsync();
 
         using var http = new HttpClient();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow.AddSeconds(180); // a loaded machine (CI, parallel runs) may take minutes
         while (true)
         {
             if (process.HasExited) throw new InvalidOperationException($"The backend exited with {process.ExitCode}: {await errors}");

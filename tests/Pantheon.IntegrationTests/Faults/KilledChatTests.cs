@@ -24,11 +24,8 @@ public sealed class KilledChatTests(ITestOutputHelper output)
     {
         var database = await TestDatabase.OwnAsync("faults_chat");
         await using var fake = await FakeProvider.StartAsync();
-        // About 3 s of streaming: well inside the reply limit, long enough to kill a node in the middle of it.
-        fake.Behavior = new FakeBehavior
-        {
-            Reply = string.Join(' ', Enumerable.Range(1, 30).Select(i => $"word{i}")), StreamChunkDelay = TimeSpan.FromMilliseconds(100),
-        };
+        // Replies of A's turns would stream for 40 s: A is killed long before they end.
+        fake.Behavior = Streaming(words: 400);
         var settings = TestSettings.Production();
         settings["ConnectionStrings:Marten"] = database;
         settings["Chat:BaseUrls:openai"] = fake.BaseUrl.ToString().TrimEnd('/') + "/v1";
@@ -59,7 +56,8 @@ public sealed class KilledChatTests(ITestOutputHelper output)
             http.Dispose();
         }
 
-        // A turn streaming on the live node B while its sweeper runs every second, then A's at start-up.
+        // A turn streaming on the live node B (about 3 s, inside the limit) while its sweeper runs every second, then A's at start-up.
+        fake.Behavior = Streaming(words: 30);
         var (liveHttp, liveBody) = await StartStreaming(b, live);
         var liveReply = new StreamReader(liveBody).ReadToEndAsync();
         await a.RestartAsync();
@@ -109,6 +107,11 @@ public sealed class KilledChatTests(ITestOutputHelper output)
             (await EventsOf(database, live)).Select(e => e.Type).ShouldBe(["message_sent", "reply_received", "usage_recorded"]);
         }
     }
+
+    private static FakeBehavior Streaming(int words) => new()
+    {
+        Reply = string.Join(' ', Enumerable.Range(1, words).Select(i => $"word{i}")), StreamChunkDelay = TimeSpan.FromMilliseconds(100),
+    };
 
     /// <summary>Sends a streamed chat and reads it up to its first words: the reply is then in the middle of streaming.</summary>
     private static async Task<(HttpClient Http, Stream Body)> StartStreaming(BackendProcess node, string user)
