@@ -58,6 +58,9 @@ public static class PantheonApp
         AddProjects(services, configuration);
         services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
+        // One LISTEN connection per process, for every feature's notifications (live updates, the chat setup cache).
+        services.AddSingleton<PostgresNotifications>();
+        services.AddHostedService(s => s.GetRequiredService<PostgresNotifications>());
         services.AddBudgets(configuration);
 
         services.AddPantheonAuthentication(configuration, environment);
@@ -122,6 +125,12 @@ public static class PantheonApp
             // Two handlers of one saga at once: the loser reloads and runs again on the newer state.
             opts.OnException<ConcurrencyException>().Or<SagaConcurrencyException>()
                 .RetryWithCooldown(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));
+            // PostgreSQL away for a moment (a restart, a failover, a dropped connection): the step waits and runs again rather
+            // than going to the dead letters, in memory first, then as a scheduled retry once the database is back.
+            opts.OnException<NpgsqlException>(e => e.IsTransient).OrInner<NpgsqlException>(e => e.IsTransient)
+                .RetryWithCooldown(TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1),
+                    TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4))
+                .Then.ScheduleRetry(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
             // Health polls of a booting VM are scheduled messages: look for due ones often.
             opts.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(configuration.GetValue("Projects:ScheduledPollingMilliseconds", 250));
 

@@ -10,11 +10,12 @@ namespace Pantheon.TestSupport;
 /// </summary>
 public sealed class BackendProcess : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly ProcessStartInfo _info;
+    private Process _process;
 
     public Uri Url { get; }
 
-    private BackendProcess(Process process, Uri url) => (_process, Url) = (process, url);
+    private BackendProcess(ProcessStartInfo info, Process process, Uri url) => (_info, _process, Url) = (info, process, url);
 
     /// <summary>Starts <paramref name="fileName"/> with the environment given, on a free port, and waits for <c>/health</c>.</summary>
     public static async Task<BackendProcess> StartAsync(string fileName, IEnumerable<string> arguments, string workingDirectory,
@@ -29,19 +30,39 @@ public sealed class BackendProcess : IAsyncDisposable
         var info = new ProcessStartInfo(fileName, arguments) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (key, value) in environment) info.Environment[key.Replace(":", "__")] = value ?? "";
         info.Environment["Urls"] = $"http://127.0.0.1:{port}";
+        var url = new Uri($"http://127.0.0.1:{port}");
+        return new BackendProcess(info, await Launch(info, url), url);
+    }
+
+    /// <summary>Kills the process at once (SIGKILL: no shutdown, nothing flushed), as a crash or <c>kill -9</c> would.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>Starts the process again after <see cref="KillAsync"/>: same settings, same port; waits for <c>/health</c>.</summary>
+    public async Task RestartAsync()
+    {
+        if (!_process.HasExited) throw new InvalidOperationException("The backend is still running: kill it first.");
+        _process.Dispose();
+        _process = await Launch(_info, Url);
+    }
+
+    private static async Task<Process> Launch(ProcessStartInfo info, Uri url)
+    {
         var process = Process.Start(info)!;
         _ = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
 
-        var url = new Uri($"http://127.0.0.1:{port}");
         using var http = new HttpClient();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow.AddSeconds(180); // a loaded machine (CI, parallel runs) may take minutes
         while (true)
         {
             if (process.HasExited) throw new InvalidOperationException($"The backend exited with {process.ExitCode}: {await errors}");
             try
             {
-                if ((await http.GetAsync(new Uri(url, "/health"))).IsSuccessStatusCode) return new BackendProcess(process, url);
+                if ((await http.GetAsync(new Uri(url, "/health"))).IsSuccessStatusCode) return process;
             }
             catch (HttpRequestException) when (DateTime.UtcNow < deadline)
             {

@@ -28,6 +28,7 @@ public static class AuditText
         MessageSent e => $"message of {e.Content.Length} characters to {e.Model}",
         ReplyReceived e => $"{(e.Interrupted ? "interrupted " : "")}reply from {e.Model}: {e.TokensIn} tokens in, {e.TokensOut} out, {e.LatencyMs} ms",
         ReplyFailed e => $"reply from {e.Model} failed{(e.ProviderStatus is { } s ? $" ({s})" : "")}: {e.Message}",
+        ReplyInterrupted e => $"reply from {e.Model} interrupted: {e.Reason}",
         UsageRecorded e => $"{e.TokensIn + e.TokensOut} tokens on {e.Provider} {e.Model}",
         ChatCleared => "conversation cleared",
         CustomModelAdded e => $"custom model {e.ModelId} added at {e.Endpoint}",

@@ -32,12 +32,15 @@ public sealed class BudgetLedger
     public BudgetEstimate Estimate(IEnumerable<string> messages, int? maxTokens) =>
         BudgetRules.Estimate(messages, maxTokens, _settings.AssumedMaxTokens, _settings.CharactersPerToken);
 
-    /// <summary>Holds <paramref name="estimate"/> for the user this month, or says why not (the user's month as it stands).</summary>
-    public async Task<BudgetDecision> Reserve(string userId, BudgetEstimate estimate, CancellationToken ct)
+    /// <summary>
+    /// Holds <paramref name="estimate"/> for the user this month, or says why not (the user's month as it stands). A turn's
+    /// hold takes the turn's message id as <paramref name="id"/>, so that whoever closes an abandoned turn can give it back.
+    /// </summary>
+    public async Task<BudgetDecision> Reserve(string userId, BudgetEstimate estimate, CancellationToken ct, Guid? id = null)
     {
         var now = _time.GetUtcNow();
         var month = BudgetRules.MonthOf(now);
-        var id = Guid.CreateVersion7();
+        var reservation = id ?? Guid.CreateVersion7();
         await using var batch = _db.CreateBatch();
         batch.BatchCommands.Add(Reclaim(userId, now));
         batch.BatchCommands.Add(Command($"""
@@ -51,11 +54,11 @@ public sealed class BudgetLedger
             insert into {_reservations} (id, user_id, month, tokens, expires_at)
             select $6, $1, $4, $5, $7 from held
             returning id
-            """, userId, BudgetStreams.For(userId), BudgetStreams.Default, month, estimate.Total, id,
+            """, userId, BudgetStreams.For(userId), BudgetStreams.Default, month, estimate.Total, reservation,
             now.AddSeconds(_settings.ReservationTimeoutSeconds)));
         var held = await batch.ExecuteScalarAsync(ct) is Guid;
         return held
-            ? new BudgetDecision(new BudgetReservation(this, id, userId, month, estimate, held: true), null)
+            ? new BudgetDecision(new BudgetReservation(this, reservation, userId, month, estimate, held: true), null)
             : new BudgetDecision(null, await Read(userId, ct));
     }
 
@@ -74,6 +77,15 @@ public sealed class BudgetLedger
     /// <summary>Gives the reservation back unspent: the turn never reached the provider or failed before any reply.</summary>
     public Task Release(BudgetReservation reservation, CancellationToken ct) =>
         reservation.Close() ? Finish(reservation, 0, ct) : Task.CompletedTask;
+
+    /// <summary>
+    /// Gives back, unspent, the hold whose id is the one parameter (<c>?</c>, Marten's placeholder), if it is still held: for
+    /// the transaction that records an abandoned turn's end, so that the two happen together or not at all.
+    /// </summary>
+    public string ReleaseSql => $"""
+        with gone as (delete from {_reservations} where id = ? returning user_id, month, tokens)
+        update {_ledger} l set reserved = l.reserved - g.tokens from gone g where l.user_id = g.user_id and l.month = g.month
+        """;
 
     /// <summary>The user's budget this month; expired reservations are given back first.</summary>
     public async Task<BudgetStatus> Read(string userId, CancellationToken ct)

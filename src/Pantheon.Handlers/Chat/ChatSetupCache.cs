@@ -4,14 +4,12 @@ using JasperFx.Events;
 using Marten;
 using Marten.Services.BatchQuerying;
 using Marten.Services;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Npgsql;
 using Pantheon.Domain.Budgets;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Keys;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
 using Pantheon.Projections.Chat;
 using Pantheon.Projections.Keys;
@@ -28,7 +26,8 @@ public sealed record ChatSetup(UserSettings? Settings, IReadOnlyList<CustomModel
 /// A user's <see cref="ChatSetup"/>, kept in memory between turns so that a chat reads only its conversation. The user's
 /// own events (and any budget change) evict it: in this process right after they commit (<see cref="ChatSetupInvalidation"/>),
 /// in every other process when PostgreSQL delivers the notification the same commit sent (<see cref="ChatSetupListener"/>).
-/// Entries also expire after <see cref="Lifetime"/>, so a notification lost to a broken connection cannot keep one stale.
+/// While that connection is down nothing is kept (every turn reads its setup), and when it is back everything is
+/// forgotten, since evictions sent meanwhile never arrived. Entries also expire after <see cref="Lifetime"/>.
 /// </summary>
 public sealed class ChatSetupCache(TimeProvider time)
 {
@@ -46,6 +45,9 @@ public sealed class ChatSetupCache(TimeProvider time)
     // Bumped by every eviction: a load that began before one must not store what it read.
     private long _generation;
 
+    // While the notification connection is down, evictions cannot arrive: nothing is served from memory.
+    private volatile bool _suspended = true; // until the connection is first made
+
     /// <summary>The user's setup from memory, else read through <paramref name="session"/> and kept.</summary>
     public async ValueTask<ChatSetup> GetAsync(string userId, IQuerySession session, CancellationToken ct)
     {
@@ -59,7 +61,7 @@ public sealed class ChatSetupCache(TimeProvider time)
     /// <summary>The user's setup, when memory holds a live one.</summary>
     public bool TryGet(string userId, [NotNullWhen(true)] out ChatSetup? setup)
     {
-        setup = _entries.TryGetValue(userId, out var cached) && cached.Expires > time.GetUtcNow() ? cached.Setup : null;
+        setup = !_suspended && _entries.TryGetValue(userId, out var cached) && cached.Expires > time.GetUtcNow() ? cached.Setup : null;
         return setup is not null;
     }
 
@@ -79,6 +81,7 @@ public sealed class ChatSetupCache(TimeProvider time)
         var budgeted = (await read.Budget)?.MonthlyTokens is not null || (await read.DefaultBudget)?.MonthlyTokens is not null;
         var setup = new ChatSetup(await read.Settings, await read.Models,
             new UserKeys(read.UserId, await read.Keys, await read.Secrets), budgeted);
+        if (_suspended) return setup;
         if (_entries.Count >= MaxEntries) _entries.Clear();
         var entry = new Entry(setup, read.At + Lifetime);
         _entries[read.UserId] = entry;
@@ -95,8 +98,22 @@ public sealed class ChatSetupCache(TimeProvider time)
         else _entries.TryRemove(userId, out _);
     }
 
-    /// <summary>Forgets everyone (the notification connection was lost, so evictions may have been missed).</summary>
+    /// <summary>Forgets everyone.</summary>
     public void Clear() => Evict(Everyone);
+
+    /// <summary>The notification connection broke: serve nothing from memory until <see cref="Resume"/>.</summary>
+    public void Suspend()
+    {
+        _suspended = true;
+        Clear();
+    }
+
+    /// <summary>The notification connection is back: forget what was kept (evictions may have been missed) and keep again.</summary>
+    public void Resume()
+    {
+        Clear();
+        _suspended = false;
+    }
 
     /// <summary>
     /// The user whose setup the event changes, <see cref="Everyone"/> when it changes every user's (the default budget),
@@ -144,28 +161,17 @@ public sealed class ChatSetupNotifier : Marten.Events.Projections.IProjection
     }
 }
 
-/// <summary>Evicts setups that other backend processes changed, from PostgreSQL's notifications.</summary>
-public sealed class ChatSetupListener(NpgsqlDataSource database, ChatSetupCache cache, ILogger<ChatSetupListener> logger) : BackgroundService
+/// <summary>
+/// Evicts setups that other backend processes changed, from PostgreSQL's notifications; after the notification connection
+/// was lost and made again it forgets every setup, since evictions sent meanwhile never arrived.
+/// </summary>
+public sealed class ChatSetupListener(ChatSetupCache cache) : INotificationListener
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await database.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, e) => cache.Evict(e.Payload);
-                await using (var listen = new NpgsqlCommand($"listen {ChatSetupNotifier.Channel}", connection))
-                    await listen.ExecuteNonQueryAsync(stoppingToken);
-                cache.Clear(); // whatever changed while we were not listening
-                while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or IOException)
-            {
-                logger.LogWarning(e, "The chat setup listener lost its PostgreSQL connection; listening again in 1 s");
-                cache.Clear();
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
-            }
-        }
-    }
+    public string Channel => ChatSetupNotifier.Channel;
+
+    public void Notified(string payload) => cache.Evict(payload);
+
+    public void Connected() => cache.Resume();
+
+    public void Lost() => cache.Suspend();
 }

@@ -84,7 +84,7 @@ public sealed class ChatTurns(
         // The turn's worst case is held before anything is recorded or sent, so concurrent turns cannot overspend. Without a
         // budget in force there is nothing to hold: the turn is charged after its reply, off the path to the first token.
         var estimate = budgets.Estimate([.. turn.Context.Select(t => t.Content), turn.Message], turn.Parameters.MaxTokens);
-        var hold = setup.Budgeted ? await budgets.Reserve(userId, estimate, ct) : new BudgetDecision(budgets.Unreserved(userId, estimate), null);
+        var hold = setup.Budgeted ? await budgets.Reserve(userId, estimate, ct, turn.MessageId) : new BudgetDecision(budgets.Unreserved(userId, estimate), null);
         if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
 
         // The message is kept even when the provider never answers. Its commit runs while the provider is called
@@ -147,7 +147,7 @@ public sealed class ProviderTurn
         var events = outcome.Reply is { } replied
             ? TurnDecider.Replied(Turn, replied, now)
             : TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
-        await _appender.AppendAsync(events, CancellationToken.None);
+        await _appender.AppendAsync(events, CancellationToken.None, closes: Turn.MessageId);
         return outcome;
     }
 

@@ -1,6 +1,7 @@
 using JasperFx.Events.Projections;
 using Marten;
 using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 
@@ -20,7 +21,10 @@ public static class Configuration
         services.AddSingleton<ChatTurns>();
         // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
         services.AddSingleton<ChatSetupCache>();
-        services.AddHostedService<ChatSetupListener>();
+        services.AddSingleton<INotificationListener, ChatSetupListener>();
+        // Turns whose process died mid-reply are recorded as interrupted, at start-up and periodically.
+        services.AddSingleton<AbandonedTurns>();
+        services.AddHostedService(s => s.GetRequiredService<AbandonedTurns>());
         services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
         return services;
     }
@@ -33,6 +37,7 @@ public static class Configuration
             .Duplicate(x => x.ConversationId).Duplicate(x => x.Position).Duplicate(x => x.ContextLength);
         opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+        opts.Schema.For<OpenTurn>().Duplicate(x => x.SentAt);
         return opts;
     }
 

@@ -10,8 +10,9 @@ namespace Pantheon.Web.Live;
 public sealed record ProjectUpdate(Guid ProjectId, string? OwnerId, string Status, string Event, DateTimeOffset At);
 
 /// <summary>
-/// Inline, so it runs in the transaction that appends the events: a <c>pg_notify</c> queued there is delivered
-/// to every listening backend process exactly when, and only if, the events commit, in commit order.
+/// Inline, so it runs in the transaction that appends the events: a <c>pg_notify</c> queued there reaches every listening
+/// backend process when, and only if, the events commit. It is a hint to look (<see cref="LiveUpdates"/> reads the events
+/// themselves), so a notification that never arrives delays an update, and loses nothing.
 /// </summary>
 public sealed class ProjectUpdateNotifier : IProjection
 {
@@ -29,8 +30,9 @@ public sealed class ProjectUpdateNotifier : IProjection
         return Task.CompletedTask;
     }
 
+    /// <summary>The project's status after the event, and the event's own time; null for events a client is not told of.</summary>
     // The events' own times: quick append fills no IEvent metadata before the transaction commits.
-    private static (string Status, DateTimeOffset At)? StatusAfter(object data) => data switch
+    public static (string Status, DateTimeOffset At)? StatusAfter(object data) => data switch
     {
         ProjectRequested e => ("requested", e.At),
         NetworkAllocated e => ("provisioning", e.At),
