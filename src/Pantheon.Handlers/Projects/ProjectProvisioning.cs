@@ -236,12 +236,18 @@ public sealed class ProjectProvisioning : Saga
     public static void NotFound(RetryProvisioning message, ILogger<ProjectProvisioning> logger) =>
         logger.LogWarning("No saga for project {ProjectId}: retry ignored", message.ProjectId);
 
-    /// <summary>Deleted before provisioning started: nothing can exist yet, but the deletion is still recorded.</summary>
-    public static async Task NotFound(DeleteProject message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
+    /// <summary>
+    /// Deleted before provisioning started (or a project that never had a saga): nothing can exist yet, but the deletion is
+    /// still recorded. Wolverine's generated code commits no session on a saga's not-found branch, so this one commits its own.
+    /// </summary>
+    public static async Task NotFound(DeleteProject message, ProvisioningContext context, IDocumentStore store, CancellationToken ct)
     {
         await context.RemoveEverythingAsync(message.ProjectId, ct);
+        await using var session = store.LightweightSession();
         var stream = await session.Events.FetchForWriting<Project>(message.ProjectId, ct);
-        if (stream.Aggregate is { Status: not ProjectStatus.Deleted }) stream.AppendOne(new ProjectDeleted(message.ProjectId, context.Time.GetUtcNow()));
+        if (stream.Aggregate is not { Status: not ProjectStatus.Deleted }) return;
+        stream.AppendOne(new ProjectDeleted(message.ProjectId, context.Time.GetUtcNow()));
+        await session.SaveChangesAsync(ct);
     }
 
     public static string NetworkName(Guid projectId) => $"project-{projectId}-network";
