@@ -79,7 +79,8 @@ public static class LifecycleBenchmark
         for (var round = -1; round < rounds; round++) // round -1 warms up, unmeasured
         {
             // Pantheon's cycle, then the same cycle on the same container directly: the project is ready again after each.
-            var measured = new[] { ("stop", await Api("stop", "stopped")), ("start", await Api("start", "ready")), ("restart", await Api("restart", "ready")) };
+            var measured = new[] { ("stop", await Api("stop", "stopped")), ("start", await Api("start", "ready")), ("restart",
+                await Api("restart", "ready")) };
             var straight = new[] { ("stop", await Direct("stop")), ("start", await Direct("start")), ("restart", await Direct("restart")) };
             if (round < 0) continue;
             foreach (var (verb, t) in measured) api[verb].Add(t);

@@ -22,7 +22,8 @@ public sealed partial class Project
     public DateTimeOffset? ReadySince { get; set; }
     public int Version { get; set; }
 
-    public static Project Create(ProjectRequested e) => new() { Id = e.ProjectId, OwnerId = e.OwnerId, Name = e.Name, Status = ProjectStatus.Requested };
+    public static Project Create(ProjectRequested e) =>
+        new() { Id = e.ProjectId, OwnerId = e.OwnerId, Name = e.Name, Status = ProjectStatus.Requested };
 
     public void Apply(NetworkAllocated e)
     {
@@ -123,7 +124,8 @@ public static class ProjectStatuses
         current == ProjectStatus.Deleting && data is not ProjectDeleted ? current : Of(data) ?? current;
 
     /// <summary>The status after a decision's events.</summary>
-    public static ProjectStatus After(IEnumerable<object> events, ProjectStatus current) => events.Aggregate(current, (s, e) => After(e, s));
+    public static ProjectStatus After(IEnumerable<object> events, ProjectStatus current) =>
+        events.Aggregate(current, (s, e) => After(e, s));
 
     /// <summary>The event's own time: quick append fills no event metadata before the transaction commits.</summary>
     public static DateTimeOffset? TimeOf(object data) => data switch
@@ -151,7 +153,8 @@ public sealed record LifecycleDecision(IReadOnlyList<object> Events, ProjectStat
 /// </summary>
 public static class ProjectDecider
 {
-    public static ProjectRequested Request(Guid id, string ownerId, string name, string os, DateTimeOffset now) => new(id, ownerId, name, os, now);
+    public static ProjectRequested Request(Guid id, string ownerId, string name, string os, DateTimeOffset now) =>
+        new(id, ownerId, name, os, now);
 
     public static object[] AllocateNetwork(Project project, Subnet subnet, string networkName, string networkId, DateTimeOffset now) =>
         project.Status == ProjectStatus.Requested ? [new NetworkAllocated(project.Id, subnet, networkName, networkId, now)] : [];
@@ -171,18 +174,24 @@ public static class ProjectDecider
 
     /// <summary>A provisioning step failed for good (a start that fails is <see cref="StartFailed"/>: it keeps the VM's storage).</summary>
     public static object[] FailProvisioning(Project project, string step, string reason, DateTimeOffset now) =>
-        project.Status is ProjectStatus.Requested or ProjectStatus.Provisioning ? [new ProjectProvisioningFailed(project.Id, step, reason, now)] : [];
+        project.Status is ProjectStatus.Requested or ProjectStatus.Provisioning
+            ? [new ProjectProvisioningFailed(project.Id, step, reason, now)]
+            : [];
 
     /// <summary>
     /// Only a ready VM stops. Stopping a project still being provisioned is refused rather than queued: the owner can delete
     /// it, or stop it once it is ready.
     /// </summary>
     public static LifecycleDecision Stop(Project project, string reason, DateTimeOffset now) =>
-        project.Status == ProjectStatus.Ready ? LifecycleDecision.Accept(new VmStopRequested(project.Id, reason, now)) : LifecycleDecision.Refuse(project.Status);
+        project.Status == ProjectStatus.Ready
+            ? LifecycleDecision.Accept(new VmStopRequested(project.Id, reason, now))
+            : LifecycleDecision.Refuse(project.Status);
 
     /// <summary>Only a stopped VM starts.</summary>
     public static LifecycleDecision Start(Project project, string reason, DateTimeOffset now) =>
-        project.Status == ProjectStatus.Stopped ? LifecycleDecision.Accept(new VmStartRequested(project.Id, reason, now)) : LifecycleDecision.Refuse(project.Status);
+        project.Status == ProjectStatus.Stopped
+            ? LifecycleDecision.Accept(new VmStartRequested(project.Id, reason, now))
+            : LifecycleDecision.Refuse(project.Status);
 
     /// <summary>
     /// A ready VM stops and starts again; a stopped one just starts; a failed project is provisioned again from the start

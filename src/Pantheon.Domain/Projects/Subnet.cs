@@ -38,7 +38,8 @@ public readonly record struct Subnet(uint NetworkAddress)
         public override Subnet Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
             Parse(reader.GetString() ?? throw new JsonException("A subnet is a CIDR string."));
 
-        public override void Write(Utf8JsonWriter writer, Subnet value, JsonSerializerOptions options) => writer.WriteStringValue(value.Cidr);
+        public override void Write(Utf8JsonWriter writer, Subnet value, JsonSerializerOptions options) =>
+            writer.WriteStringValue(value.Cidr);
     }
 
     internal static string Format(uint address) => new IPAddress([(byte)(address >> 24), (byte)(address >> 16), (byte)(address >> 8), (byte)address]).ToString();

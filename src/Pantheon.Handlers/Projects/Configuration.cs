@@ -21,7 +21,8 @@ public static class ProjectConfiguration
         opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
         opts.Schema.For<ProjectProvisioning>();
 
-        var activity = new Table(new PostgresqlObjectName(opts.DatabaseSchemaName, ProjectActivity.Table, SchemaUtils.IdentifierUsage.General));
+        var activity = new Table(new PostgresqlObjectName(opts.DatabaseSchemaName, ProjectActivity.Table,
+            SchemaUtils.IdentifierUsage.General));
         activity.AddColumn<Guid>("project_id").AsPrimaryKey();
         activity.AddColumn("last_active", "timestamptz").NotNull();
         opts.Storage.ExtendedSchemaObjects.Add(activity);

@@ -31,7 +31,8 @@ public static class WakeProjectHandler
 
         var decision = ProjectDecider.Wake(project, time.GetUtcNow());
         stream.AppendMany(decision.Events);
-        return (new WakeAnswer(true, ProjectStatuses.After(decision.Events, project.Status)), ProjectSagaMessages.For(project.Id, decision.Events));
+        var answer = new WakeAnswer(true, ProjectStatuses.After(decision.Events, project.Status));
+        return (answer, ProjectSagaMessages.For(project.Id, decision.Events));
     }
 }
 
@@ -40,8 +41,8 @@ public sealed record StopIfIdle(Guid ProjectId, DateTimeOffset? LastActive);
 
 public static class StopIfIdleHandler
 {
-    public static async Task<OutgoingMessages> Handle(StopIfIdle command, IDocumentSession session, ProjectSettings settings, TimeProvider time,
-        CancellationToken ct)
+    public static async Task<OutgoingMessages> Handle(StopIfIdle command, IDocumentSession session, ProjectSettings settings,
+        TimeProvider time, CancellationToken ct)
     {
         var stream = await session.Events.FetchForWriting<Project>(command.ProjectId, ct);
         if (stream.Aggregate is not { } project) return [];

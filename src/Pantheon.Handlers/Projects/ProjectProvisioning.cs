@@ -35,9 +35,13 @@ public sealed class ProjectProvisioning : Saga
     public static async Task<(ProjectProvisioning, OutgoingMessages)> Start(StartProvisioning command, IDocumentSession session, TimeProvider time, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var saga = new ProjectProvisioning { Id = command.ProjectId, Step = ProvisioningStep.AllocatingNetwork, StartedAt = now, UpdatedAt = now };
+        var saga = new ProjectProvisioning
+        {
+            Id = command.ProjectId, Step = ProvisioningStep.AllocatingNetwork, StartedAt = now, UpdatedAt = now,
+        };
         var stream = await session.Events.FetchForWriting<Project>(command.ProjectId, ct);
-        if (stream.Aggregate is { Status: not (ProjectStatus.Deleting or ProjectStatus.Deleted) }) return (saga, [new AllocateNetwork(command.ProjectId)]);
+        if (stream.Aggregate is { Status: not (ProjectStatus.Deleting or ProjectStatus.Deleted) })
+            return (saga, [new AllocateNetwork(command.ProjectId)]);
 
         saga.Step = ProvisioningStep.Deleted;
         if (stream.Aggregate is not null) stream.AppendOne(new ProjectDeleted(command.ProjectId, now));
@@ -47,7 +51,8 @@ public sealed class ProjectProvisioning : Saga
     public async Task<OutgoingMessages> Handle(AllocateNetwork message, ProvisioningContext context, SubnetLeases leases, IDocumentSession session, CancellationToken ct)
     {
         if (await Enter(ProvisioningStep.AllocatingNetwork, context, session, ct) is not { } stream) return [];
-        return await Run(message, "allocate-network", context, ct, FailProvisioning(stream, "allocate-network", context, session, ct), async () =>
+        var step = "allocate-network";
+        return await Run(message, step, context, ct, FailProvisioning(stream, step, context, session, ct), async () =>
         {
             var name = NetworkName(Id);
             var (subnet, networkId) = await AllocateAsync(name, leases, context, ct);
@@ -125,7 +130,8 @@ public sealed class ProjectProvisioning : Saga
     {
         var (vm, settings) = (context.Vm, context.Settings);
         var subnet = project.Subnet!.Value;
-        await context.Host.EnsureContainerStartedAsync(new ContainerSpec(Id, "vm", VmContainerName(Id), vm.Image, NetworkName(Id), subnet.Vm)
+        await context.Host.EnsureContainerStartedAsync(new ContainerSpec(Id, "vm", VmContainerName(Id), vm.Image, NetworkName(Id),
+            subnet.Vm)
         {
             Command = vm.Command,
             Environment = vm.Environment,
@@ -197,13 +203,16 @@ public sealed class ProjectProvisioning : Saga
         if (await Enter(null, context, session, ct) is not { Aggregate.Status: ProjectStatus.Starting } stream) return [];
         if (Step == ProvisioningStep.WaitingForVm) return []; // a second start while this one waits for health
         Step = ProvisioningStep.StartingVm;
-        return await Run(message, "start-vm", context, ct, FailStart(stream, context, ct), () => StartContainerAsync(stream.Aggregate!, context, ct));
+        return await Run(message, "start-vm", context, ct, FailStart(stream, context, ct), () =>
+            StartContainerAsync(stream.Aggregate!, context, ct));
     }
 
     /// <summary>A failed project is provisioned again: its failure removed everything, so this is the first step again.</summary>
-    public async Task<OutgoingMessages> Handle(RetryProvisioning message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
+    public async Task<OutgoingMessages> Handle(RetryProvisioning message, ProvisioningContext context, IDocumentSession session,
+        CancellationToken ct)
     {
-        if (await Enter(null, context, session, ct) is not { Aggregate.Status: ProjectStatus.Requested } || Step != ProvisioningStep.Failed) return [];
+        var stream = await Enter(null, context, session, ct);
+        if (stream is not { Aggregate.Status: ProjectStatus.Requested } || Step != ProvisioningStep.Failed) return [];
         return Advance(ProvisioningStep.AllocatingNetwork, new AllocateNetwork(Id), context);
     }
 
@@ -231,8 +240,10 @@ public sealed class ProjectProvisioning : Saga
     public static Task NotFound(CheckVmHealth message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
 
     // Lifecycle messages need a project that was provisioned, so a saga; without one there is nothing to stop or start.
-    public static void NotFound(StopVm message, ILogger<ProjectProvisioning> logger) => logger.LogWarning("No saga for project {ProjectId}: stop ignored", message.ProjectId);
-    public static void NotFound(StartVm message, ILogger<ProjectProvisioning> logger) => logger.LogWarning("No saga for project {ProjectId}: start ignored", message.ProjectId);
+    public static void NotFound(StopVm message, ILogger<ProjectProvisioning> logger) =>
+        logger.LogWarning("No saga for project {ProjectId}: stop ignored", message.ProjectId);
+    public static void NotFound(StartVm message, ILogger<ProjectProvisioning> logger) =>
+        logger.LogWarning("No saga for project {ProjectId}: start ignored", message.ProjectId);
     public static void NotFound(RetryProvisioning message, ILogger<ProjectProvisioning> logger) =>
         logger.LogWarning("No saga for project {ProjectId}: retry ignored", message.ProjectId);
 
@@ -337,7 +348,8 @@ public sealed class ProjectProvisioning : Saga
     };
 
     /// <summary>A start that failed leaves the VM stopped, its storage kept: it can be started again.</summary>
-    private Func<string, Task<OutgoingMessages>> FailStart(IEventStream<Project> stream, ProvisioningContext context, CancellationToken ct) =>
+    private Func<string, Task<OutgoingMessages>> FailStart(IEventStream<Project> stream, ProvisioningContext context,
+        CancellationToken ct) =>
         async reason =>
         {
             try

@@ -23,7 +23,8 @@ public sealed record CheckVmHealth([property: SagaIdentity] Guid ProjectId) : IP
 
 public sealed record DeleteProject([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
-/// <summary>Stop the VM container of a project whose stop was recorded (<see cref="VmStopRequested"/>, <see cref="VmRestartRequested"/>).</summary>
+/// <summary>Stop the VM container of a project whose stop was recorded (<see cref="VmStopRequested"/>, <see
+/// cref="VmRestartRequested"/>).</summary>
 public sealed record StopVm([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
 /// <summary>Start the stopped VM container of a project whose start was recorded (<see cref="VmStartRequested"/>).</summary>

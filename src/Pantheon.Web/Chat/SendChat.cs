@@ -60,7 +60,8 @@ public static class SendChatEndpoint
             var wake = await context.InvokeAsync<WakeAnswer>(new WakeProject(projectId, principal.UserId()), http.RequestAborted);
             if (!wake.Found) return Results.Problem(Infrastructure.Problems.NotFound("The project"));
             await activity.TouchAsync(projectId, http.RequestAborted);
-            if (wake.MustWait) return Results.Json(new Projects.ProjectAccepted(projectId, wake.Status), statusCode: StatusCodes.Status202Accepted);
+            if (wake.MustWait) return Results.Json(new Projects.ProjectAccepted(projectId, wake.Status),
+                statusCode: StatusCodes.Status202Accepted);
         }
         var message = new SendMessage(principal.UserId(), command.Message!, command.ProjectId, command.Model, command.ModelParameters);
         var correlationId = context.CorrelationId is { Length: > 0 } id ? id : Guid.CreateVersion7().ToString();

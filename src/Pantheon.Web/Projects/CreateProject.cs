@@ -48,6 +48,7 @@ public static class CreateProjectEndpoint
         var id = Guid.CreateVersion7();
         var owner = principal.UserId();
         var requested = ProjectDecider.Request(id, owner, command.Name!.Trim(), command.Os ?? ProjectOs.Windows11, time.GetUtcNow());
-        return (new ProjectAccepted(id, ProjectStatus.Requested), MartenOps.StartStream<Project>(id, requested), [new StartProvisioning(id, owner)]);
+        return (new ProjectAccepted(id, ProjectStatus.Requested), MartenOps.StartStream<Project>(id, requested),
+            [new StartProvisioning(id, owner)]);
     }
 }

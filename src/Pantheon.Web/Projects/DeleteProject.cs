@@ -11,7 +11,8 @@ namespace Pantheon.Web.Projects;
 
 public static class DeleteProjectEndpoint
 {
-    public static ProblemDetails Validate(Project? project, ClaimsPrincipal principal) => ProjectLifecycleEndpoints.Owned(project, principal);
+    public static ProblemDetails Validate(Project? project, ClaimsPrincipal principal) =>
+        ProjectLifecycleEndpoints.Owned(project, principal);
 
     /// <summary>Records the request and hands teardown to the saga; asking again while it runs changes nothing.</summary>
     [WolverineDelete("/api/projects/{id}", OperationId = "DeleteProject")]

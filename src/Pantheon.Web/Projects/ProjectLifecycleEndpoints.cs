@@ -57,31 +57,36 @@ public static class StopProjectEndpoint
     /// <summary>Stops a ready VM; its <c>/storage</c> volume, network and shared folder stay.</summary>
     [WolverinePost("/api/projects/{id}/stop", OperationId = "StopProject")]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project, TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
+        TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Stop(project!, LifecycleReasons.Owner, time.GetUtcNow()));
 }
 
 public static class StartProjectEndpoint
 {
     public static ProblemDetails Validate(Project? project, ClaimsPrincipal principal, TimeProvider time) =>
-        ProjectLifecycleEndpoints.Check(project, principal, p => ProjectDecider.Start(p, LifecycleReasons.Owner, time.GetUtcNow()), "start");
+        ProjectLifecycleEndpoints.Check(project, principal, p =>
+            ProjectDecider.Start(p, LifecycleReasons.Owner, time.GetUtcNow()), "start");
 
     /// <summary>Starts a stopped VM.</summary>
     [WolverinePost("/api/projects/{id}/start", OperationId = "StartProject")]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project, TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
+        TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Start(project!, LifecycleReasons.Owner, time.GetUtcNow()));
 }
 
 public static class RestartProjectEndpoint
 {
     public static ProblemDetails Validate(Project? project, ClaimsPrincipal principal, TimeProvider time) =>
-        ProjectLifecycleEndpoints.Check(project, principal, p => ProjectDecider.Restart(p, LifecycleReasons.Owner, time.GetUtcNow()), "restart");
+        ProjectLifecycleEndpoints.Check(project, principal, p =>
+            ProjectDecider.Restart(p, LifecycleReasons.Owner, time.GetUtcNow()), "restart");
 
     /// <summary>Stops and starts a ready VM, starts a stopped one, provisions a failed project again.</summary>
     [WolverinePost("/api/projects/{id}/restart", OperationId = "RestartProject")]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project, TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
+        TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Restart(project!, LifecycleReasons.Owner, time.GetUtcNow()));
 }
 
@@ -94,7 +99,8 @@ public static class AdminStopProjectEndpoint
     [WolverinePost("/api/admin/projects/{id}/stop", OperationId = "AdminStopProject")]
     [Authorize(Roles = AuthSettings.AdminRole)]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project, TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
+        TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Stop(project!, LifecycleReasons.Operator, time.GetUtcNow()));
 }
 
@@ -107,19 +113,22 @@ public static class AdminStartProjectEndpoint
     [WolverinePost("/api/admin/projects/{id}/start", OperationId = "AdminStartProject")]
     [Authorize(Roles = AuthSettings.AdminRole)]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project, TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
+        TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Start(project!, LifecycleReasons.Operator, time.GetUtcNow()));
 }
 
 public static class AdminRestartProjectEndpoint
 {
     public static ProblemDetails Validate(Project? project, TimeProvider time) =>
-        ProjectLifecycleEndpoints.Check(project, null, p => ProjectDecider.Restart(p, LifecycleReasons.Operator, time.GetUtcNow()), "restart");
+        ProjectLifecycleEndpoints.Check(project, null, p =>
+            ProjectDecider.Restart(p, LifecycleReasons.Operator, time.GetUtcNow()), "restart");
 
     /// <summary>An operator restarts any user's project; <c>pantheon-admin</c> only.</summary>
     [WolverinePost("/api/admin/projects/{id}/restart", OperationId = "AdminRestartProject")]
     [Authorize(Roles = AuthSettings.AdminRole)]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project, TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
+        TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Restart(project!, LifecycleReasons.Operator, time.GetUtcNow()));
 }

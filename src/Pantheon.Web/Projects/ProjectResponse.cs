@@ -13,7 +13,8 @@ public record ProjectResponse(
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ReadyAt, string? StopReason)
 {
     public static ProjectResponse From(ProjectView v) => new(v.Id, v.Name, v.Os, v.Status, v.Subnet, v.Network, v.VmAddress, v.VmContainer,
-        v.SharedFolderPath, v.SharedFolderUrl, v.ToolsApiUrl, v.ViewerPort, v.FailedStep, v.FailureReason, v.CreatedAt, v.UpdatedAt, v.ReadyAt,
+        v.SharedFolderPath, v.SharedFolderUrl, v.ToolsApiUrl, v.ViewerPort, v.FailedStep, v.FailureReason, v.CreatedAt, v.UpdatedAt,
+            v.ReadyAt,
         v.StopReason);
 }
 

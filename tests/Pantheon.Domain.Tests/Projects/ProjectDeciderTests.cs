@@ -27,7 +27,8 @@ public class ProjectDeciderTests
     private static readonly object[] Starting = [.. Stopped, new VmStartRequested(Id, LifecycleReasons.Owner, Now)];
     private static readonly object[] Deleting = [.. Ready, new ProjectDeletionRequested(Id, Now)];
 
-    public static TheoryData<string> AllStatuses() => ["requested", "provisioning", "ready", "failed", "stopping", "stopped", "starting", "deleting"];
+    public static TheoryData<string> AllStatuses() =>
+        ["requested", "provisioning", "ready", "failed", "stopping", "stopped", "starting", "deleting"];
 
     private static Project In(string status) => status switch
     {
@@ -56,7 +57,8 @@ public class ProjectDeciderTests
     [Fact]
     public void allocation_moves_a_requested_project_to_provisioning_and_only_that()
     {
-        var e = ProjectDecider.AllocateNetwork(From(Requested), Net, "n", "nid", Now).ShouldHaveSingleItem().ShouldBeOfType<NetworkAllocated>();
+        var e = ProjectDecider.AllocateNetwork(From(Requested), Net, "n", "nid",
+            Now).ShouldHaveSingleItem().ShouldBeOfType<NetworkAllocated>();
         e.Subnet.ShouldBe(Net);
         From([.. Requested, e]).Status.ShouldBe(ProjectStatus.Provisioning);
         ProjectDecider.AllocateNetwork(From(Provisioning), Net, "n", "nid", Now).ShouldBeEmpty();
@@ -74,7 +76,8 @@ public class ProjectDeciderTests
     [Fact]
     public void a_healthy_vm_ends_provisioning_with_booted_and_a_start_with_started()
     {
-        ProjectDecider.VmHealthy(From(Prepared), "vm", 8006, Now).ShouldHaveSingleItem().ShouldBe(new VmBooted(Id, "vm", "172.30.4.2", 8006, Now));
+        ProjectDecider.VmHealthy(From(Prepared), "vm", 8006, Now).ShouldHaveSingleItem().ShouldBe(new VmBooted(Id, "vm", "172.30.4.2",
+            8006, Now));
         var started = ProjectDecider.VmHealthy(From(Starting), "vm2", null, Now).ShouldHaveSingleItem().ShouldBeOfType<VmStarted>();
         From([.. Starting, started]).Status.ShouldBe(ProjectStatus.Ready);
         ProjectDecider.VmHealthy(From(Ready), "vm", null, Now).ShouldBeEmpty();
@@ -84,7 +87,8 @@ public class ProjectDeciderTests
     [Fact]
     public void provisioning_fails_only_while_provisioning()
     {
-        ProjectDecider.FailProvisioning(From(Requested), "allocate-network", "x", Now).ShouldHaveSingleItem().ShouldBeOfType<ProjectProvisioningFailed>();
+        ProjectDecider.FailProvisioning(From(Requested), "allocate-network", "x",
+            Now).ShouldHaveSingleItem().ShouldBeOfType<ProjectProvisioningFailed>();
         ProjectDecider.FailProvisioning(From(Prepared), "boot-vm", "x", Now).ShouldHaveSingleItem();
         ProjectDecider.FailProvisioning(From(Ready), "boot-vm", "x", Now).ShouldBeEmpty();
         var failed = From(Failed);
@@ -198,9 +202,11 @@ public class ProjectDeciderTests
     [Fact]
     public void waking_a_stopping_vm_twice_asks_for_one_start_and_the_stop_keeps_its_reason()
     {
-        var woken = From([.. Ready, new VmStopRequested(Id, LifecycleReasons.Idle, Now), new VmRestartRequested(Id, LifecycleReasons.OnDemand, Now)]);
+        var woken = From([.. Ready, new VmStopRequested(Id, LifecycleReasons.Idle, Now), new VmRestartRequested(Id,
+            LifecycleReasons.OnDemand, Now)]);
         ProjectDecider.Wake(woken, Now).Events.ShouldBeEmpty();
-        ProjectDecider.VmHasStopped(woken, Now).ShouldBe([new VmStopped(Id, LifecycleReasons.Idle, Now), new VmStartRequested(Id, LifecycleReasons.OnDemand, Now)]);
+        ProjectDecider.VmHasStopped(woken, Now).ShouldBe([new VmStopped(Id, LifecycleReasons.Idle, Now), new VmStartRequested(Id,
+            LifecycleReasons.OnDemand, Now)]);
     }
 
     [Theory, MemberData(nameof(AllStatuses))]
@@ -215,7 +221,8 @@ public class ProjectDeciderTests
     public void a_step_that_raced_a_deletion_leaves_the_project_deleting()
     {
         From([.. Deleting, new VmStopped(Id, LifecycleReasons.Owner, Now)]).Status.ShouldBe(ProjectStatus.Deleting);
-        From([.. Requested, new ProjectDeletionRequested(Id, Now), new NetworkAllocated(Id, Net, "n", "nid", Now)]).Status.ShouldBe(ProjectStatus.Deleting);
+        From([.. Requested, new ProjectDeletionRequested(Id, Now), new NetworkAllocated(Id, Net, "n", "nid",
+            Now)]).Status.ShouldBe(ProjectStatus.Deleting);
         From([.. Deleting, new ProjectDeleted(Id, Now)]).Status.ShouldBe(ProjectStatus.Deleted);
     }
 

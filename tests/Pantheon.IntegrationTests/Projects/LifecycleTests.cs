@@ -47,7 +47,8 @@ public class LifecycleTests(AppFixture app)
         (await VmRunning(id)).ShouldBeFalse();
         (await live.UpdatesUntil(id, "stopped")).Select(u => u.GetProperty("status").GetString()).ShouldBe(["stopping", "stopped"]);
         // Stop keeps the volume (and the network and shared folder): the project still owns them.
-        (await VmHost.ListLabelledAsync(default)).ShouldContain(r => r.ProjectId == id && r.Name == ProjectProvisioning.StorageVolumeName(id));
+        (await VmHost.ListLabelledAsync(default)).ShouldContain(r =>
+            r.ProjectId == id && r.Name == ProjectProvisioning.StorageVolumeName(id));
 
         (await app.Host.Lifecycle(token, id, "start")).GetProperty("status").GetString().ShouldBe("starting");
         var started = await app.Host.WaitFor(token, id, ProjectStatus.Ready);
@@ -103,7 +104,8 @@ public class LifecycleTests(AppFixture app)
         (await app.Host.Lifecycle(operatorToken, id, "start", admin: true)).GetProperty("status").GetString().ShouldBe("starting");
         await app.Host.WaitFor(owner, id, ProjectStatus.Ready);
         (await app.Host.Lifecycle(operatorToken, id, "restart", admin: true)).GetProperty("status").GetString().ShouldBe("stopping");
-        await Eventually.Get(() => EventsOf(id), e => e.OfType<VmStarted>().Count() == 2, TimeSpan.FromSeconds(60), "the restart to finish");
+        await Eventually.Get(() => EventsOf(id), e =>
+            e.OfType<VmStarted>().Count() == 2, TimeSpan.FromSeconds(60), "the restart to finish");
         (await EventsOf(id)).OfType<VmStartRequested>().Last().Reason.ShouldBe("operator");
     }
 

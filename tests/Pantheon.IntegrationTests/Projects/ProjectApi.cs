@@ -60,7 +60,8 @@ public static class ProjectApi
 /// <summary>The lifecycle routes: <c>POST /api/projects/{id}/{verb}</c>, or the operator's under <c>/api/admin</c>.</summary>
 public static class LifecycleApi
 {
-    public static async Task<JsonElement> Lifecycle(this IAlbaHost host, string token, Guid id, string verb, int status = 202, bool admin = false)
+    public static async Task<JsonElement> Lifecycle(this IAlbaHost host, string token, Guid id, string verb, int status = 202,
+        bool admin = false)
     {
         var result = await host.Scenario(x =>
         {
