@@ -55,7 +55,7 @@ public static class PantheonApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
         DockerSettings.AddDockerEngine(services, configuration);
-        AddProjects(services, configuration);
+        services.AddProjects(configuration);
         services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
         // One LISTEN connection per process, for every feature's notifications (live updates, the chat setup cache).
@@ -93,7 +93,7 @@ public static class PantheonApp
             opts.Schema.For<ProviderKeyView>().Index(x => x.UserId);
             opts.Schema.For<ProviderKeySecret>().Index(x => x.UserId);
 
-            opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
+            opts.AddProjects();
             opts.AddChat();
             opts.Projections.Add(new UsageTotalsProjection(usage), ProjectionLifecycle.Inline);
             foreach (var table in usage.Tables()) opts.Storage.ExtendedSchemaObjects.Add(table);
@@ -103,9 +103,6 @@ public static class PantheonApp
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");
             opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
-            opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
-            opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
-            opts.Schema.For<ProjectProvisioning>();
         })
         .UseLightweightSessions()
         .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold)
@@ -143,17 +140,6 @@ public static class PantheonApp
 
         services.AddWolverineHttp();
         return builder;
-    }
-
-    private static void AddProjects(IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddSingleton(configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>() ?? new ProjectSettings());
-        services.AddSingleton(configuration.GetSection(VmSettings.Section).Get<VmSettings>() ?? new VmSettings());
-        services.AddSingleton<IVmHost, DockerVmHost>();
-        services.AddSingleton<SharedFolders>();
-        services.AddSingleton<SubnetLeases>();
-        services.AddSingleton<ProvisioningContext>();
-        if (configuration.GetValue("Projects:ReconcilerEnabled", true)) services.AddHostedService<ReconcilerService>();
     }
 
     /// <summary>Every validator nested in this assembly's commands, as a singleton (they hold no state).</summary>

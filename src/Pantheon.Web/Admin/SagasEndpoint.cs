@@ -26,10 +26,14 @@ public static class SagasEndpoint
         return sagas.Select(s =>
         {
             projects.TryGetValue(s.Id, out var project);
-            return new SagaRow(s.Id, project?.Name, s.OwnerId, s.Step.ToString(), project?.Status.ToString().ToLowerInvariant(), s.Attempts,
+            return new SagaRow(s.Id, project?.Name, project?.OwnerId ?? "", s.Step.ToString(),
+                project?.Status.ToString().ToLowerInvariant(), s.Attempts,
                 Math.Round((now - s.StartedAt).TotalSeconds, 1), s.LastError,
                 // A health poll or a retry with backoff is a scheduled message: the saga waits on a timeout.
-                s.Step == ProvisioningStep.WaitingForVm || s.Attempts > 0 && s.Step is not (ProvisioningStep.Ready or ProvisioningStep.Failed or ProvisioningStep.Deleted),
+                s.Step == ProvisioningStep.WaitingForVm
+                    || s.Attempts > 0
+                        && s.Step is not (ProvisioningStep.Ready or ProvisioningStep.Failed or ProvisioningStep.Deleted
+                            or ProvisioningStep.Stopped),
                 s.StartedAt, s.UpdatedAt);
         }).ToList();
     }

@@ -94,6 +94,8 @@ public class ProvisioningFailureTests(AppFixture app)
         public Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct) => engine.EnsureNetworkAsync(spec, ct);
         public Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct) => engine.EnsureContainerStartedAsync(spec, ct);
         public Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct) => engine.InspectAsync(nameOrId, ct);
+        public Task StopContainerAsync(string nameOrId, TimeSpan grace, CancellationToken ct) =>
+            engine.StopContainerAsync(nameOrId, grace, ct);
         public Task RemoveProjectAsync(Guid projectId, CancellationToken ct) => engine.RemoveProjectAsync(projectId, ct);
         public Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct) => engine.ListLabelledAsync(ct);
         public Task RemoveAsync(LabelledResource resource, CancellationToken ct) => engine.RemoveAsync(resource, ct);
