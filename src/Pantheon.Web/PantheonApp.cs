@@ -24,6 +24,7 @@ using Pantheon.Projections.Keys;
 using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
+using Pantheon.Web.Durability;
 using Pantheon.Web.Limits;
 using Pantheon.Web.Live;
 using Pantheon.Web.Health;
@@ -70,6 +71,7 @@ public static class PantheonApp
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
 
         var schema = configuration["Marten:Schema"] ?? "pantheon";
+        var cluster = configuration.ClusterSettings();
         var usage = new UsageTotals(schema);
         services.AddSingleton(usage);
 
@@ -102,6 +104,7 @@ public static class PantheonApp
             opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
             opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
             opts.Schema.For<ProjectProvisioning>();
+            opts.UseClusterTimings(cluster);
         })
         .UseLightweightSessions()
         .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold)
@@ -123,6 +126,7 @@ public static class PantheonApp
                 .RetryWithCooldown(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));
             // Health polls of a booting VM are scheduled messages: look for due ones often.
             opts.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(configuration.GetValue("Projects:ScheduledPollingMilliseconds", 250));
+            opts.UseClusterTimings(cluster, schema);
 
             // Generated handler code is committed (codegen write) and loaded statically outside development;
             // Codegen:TypeLoadMode overrides it (the startup benchmark compares both on one binary).
