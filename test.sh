@@ -12,6 +12,11 @@ ensure_postgres
 ensure_docker
 ensure_vm_image
 export_env
+# The fault suite stops and starts a Docker engine of its own (PrivateDockerEngine), never the shared one: it needs the
+# daemon's binaries here even when the shared engine is another machine's.
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v containerd >/dev/null 2>&1; then
+    _p_apt_install docker.io containerd runc iptables
+fi
 # The operations page is tested in Debian's headless Chromium.
 if ! command -v chromium >/dev/null 2>&1; then
     echo "[test] installing chromium" >&2

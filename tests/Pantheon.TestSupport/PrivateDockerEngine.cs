@@ -35,7 +35,8 @@ public sealed class PrivateDockerEngine : IAsyncDisposable
             var wanted = await RunAsync("docker", ["-H", sharedEndpoint, "image", "inspect", "-f", "{{.Id}}", image]);
             var present = await RunAsync("docker", ["-H", engine.Endpoint, "image", "inspect", "-f", "{{.Id}}", image], check: false);
             if (present.Trim() == wanted.Trim()) continue;
-            await RunAsync("bash", ["-c", $"set -o pipefail; docker -H '{sharedEndpoint}' save '{image}' | docker -H '{engine.Endpoint}' load -q"]);
+            var copy = $"set -o pipefail; docker -H '{sharedEndpoint}' save '{image}' | docker -H '{engine.Endpoint}' load -q";
+            await RunAsync("bash", ["-c", copy]);
         }
         return engine;
     }
@@ -88,7 +89,8 @@ public sealed class PrivateDockerEngine : IAsyncDisposable
         var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         if (process.ExitCode == 0) return await output;
-        if (check) throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await errors}");
+        if (check)
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await errors}");
         return "";
     }
 

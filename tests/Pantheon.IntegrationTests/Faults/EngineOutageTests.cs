@@ -1,3 +1,4 @@
+using Pantheon.Handlers.Projects;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.TestSupport;
 using Xunit.Abstractions;
@@ -55,12 +56,12 @@ public class EngineOutageTests(ITestOutputHelper output)
     public async Task a_project_whose_engine_stays_away_past_the_retry_window_fails_with_the_reason_and_leaves_nothing_behind()
     {
         await using var engine = await StartEngineAsync();
-        // A window of 0.2 + 0.4 s: the engine stays away far longer.
+        // A window of 1 + 2 s (longer than the engine takes to stop, so the clean-up finds it gone): it stays away far longer.
         await using var cluster = await FaultCluster.CreateAsync(s =>
         {
             s["Docker:Endpoint"] = engine.Endpoint;
             s["Docker:TimeoutSeconds"] = "5";
-            s["Projects:RetryBaseDelayMilliseconds"] = "200";
+            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
             s["Projects:MaxStepAttempts"] = "3";
             s["Projects:ReconcilerEnabled"] = "true";
             s["Projects:ReconcileIntervalSeconds"] = "2";
@@ -70,20 +71,30 @@ public class EngineOutageTests(ITestOutputHelper output)
         var id = await cluster.CreateProjectAsync(node, token);
         await Eventually.Get(() => cluster.EventCountsAsync(id), e => e.ContainsKey("network_allocated"), TimeSpan.FromSeconds(60),
             "the network", pollMilliseconds: 10);
+        var made = (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ToList();
         await engine.StopAsync();
 
         (await cluster.WaitForStatusAsync(id, "Failed", seconds: 120)).ShouldBe("Failed");
         var project = (await cluster.ProjectAsync(node, token, id))!.Value;
         var reason = project.GetProperty("failure_reason").GetString();
+        output.WriteLine($"failed at {project.GetProperty("failed_step").GetString()}: {reason}");
         reason.ShouldNotBeNull().ShouldContain("did not answer");
+        reason.ShouldContain("cleanup deferred to the reconciler");
         project.GetProperty("failed_step").GetString().ShouldNotBeNullOrEmpty();
         (await cluster.LeasesAsync(id)).ShouldBeEmpty();
 
         await engine.StartAsync();
-        var left = await Eventually.Get(async () => (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ToList(),
-            l => l.Count == 0, TimeSpan.FromSeconds(60), "the reconciler to remove what the failed project left");
-        left.ShouldBeEmpty();
-        (await cluster.ScalarAsync<long>($"select count(*) from {FaultCluster.Schema}.mt_events where type = 'orphan_removed'")).ShouldBeGreaterThan(0);
-        output.WriteLine($"failed at {project.GetProperty("failed_step").GetString()}: {reason}");
+        var found = (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ToList();
+        output.WriteLine($"made before the stop: {Names(made)}; found after the restart: {Names(found)}");
+        // The reconciler records its removals when its pass commits, after the engine has done them.
+        await Eventually.Get(() => cluster.ScalarAsync<long>(
+                $"select count(*) from {FaultCluster.Schema}.mt_events where type = 'orphan_removed' and data->>'ProjectId' = @id",
+                ("id", id.ToString())),
+            n => n >= Math.Max(1, found.Count), TimeSpan.FromSeconds(60), "the reconciler to record what it removed");
+        (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ShouldBeEmpty();
+        var removals = node.Log.Split('\n').Where(l => l.Contains("Removed orphaned", StringComparison.Ordinal));
+        foreach (var line in removals) output.WriteLine(line.Trim());
     }
+
+    private static string Names(IEnumerable<LabelledResource> resources) => string.Join(", ", resources.Select(r => r.Name));
 }

@@ -19,7 +19,6 @@ namespace Pantheon.IntegrationTests.Faults;
 public sealed class FaultCluster : IAsyncDisposable
 {
     public const string Schema = "pantheon";
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private readonly Dictionary<string, string?> _settings;
     private readonly List<BackendProcess> _nodes = [];
@@ -48,7 +47,8 @@ public sealed class FaultCluster : IAsyncDisposable
         configure?.Invoke(settings);
         var docker = new DockerSettings { Endpoint = settings["Docker:Endpoint"]!, Instance = instance, TimeoutSeconds = 30 };
         var client = new DockerClientConfiguration(new Uri(docker.Endpoint), defaultTimeout: TimeSpan.FromSeconds(30)).CreateClient();
-        var cluster = new FaultCluster(connection, settings, new DockerVmHost(client, docker, NullLogger<DockerVmHost>.Instance), dataRoot);
+        var engine = new DockerVmHost(client, docker, NullLogger<DockerVmHost>.Instance);
+        var cluster = new FaultCluster(connection, settings, engine, dataRoot);
         await cluster.RemoveMachinesAsync();
         return cluster;
     }
@@ -58,7 +58,8 @@ public sealed class FaultCluster : IAsyncDisposable
     {
         var settings = new Dictionary<string, string?>(_settings)
         {
-            ["ConnectionStrings:Marten"] = new NpgsqlConnectionStringBuilder(ConnectionString) { ApplicationName = NodeName(_nodes.Count) }.ConnectionString,
+            ["ConnectionStrings:Marten"] =
+                new NpgsqlConnectionStringBuilder(ConnectionString) { ApplicationName = NodeName(_nodes.Count) }.ConnectionString,
         };
         var node = await TestBackend.StartAsync(settings);
         _nodes.Add(node);
@@ -75,7 +76,8 @@ public sealed class FaultCluster : IAsyncDisposable
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await Http.SendAsync(request);
-        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"create: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"create: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
     }
 
@@ -92,7 +94,8 @@ public sealed class FaultCluster : IAsyncDisposable
 
     /// <summary>Waits until the project is <paramref name="status"/> (or failed), as the database has it.</summary>
     public Task<string?> WaitForStatusAsync(Guid id, string status, int seconds = 120) =>
-        Eventually.Get(() => StatusAsync(id), s => s == status || s == "Failed", TimeSpan.FromSeconds(seconds), $"project {id} to be {status}");
+        Eventually.Get(() => StatusAsync(id), s => s == status || s == "Failed", TimeSpan.FromSeconds(seconds),
+            $"project {id} to be {status}");
 
     public async Task<string?> StatusAsync(Guid id) =>
         await ScalarAsync<string?>($"select data->>'Status' from {Schema}.mt_doc_projectview where id = @id", ("id", id));
@@ -102,7 +105,8 @@ public sealed class FaultCluster : IAsyncDisposable
     {
         var counts = new Dictionary<string, int>();
         await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand($"select type, count(*)::int from {Schema}.mt_events where stream_id = @id group by type", connection);
+        await using var command = new NpgsqlCommand(
+            $"select type, count(*)::int from {Schema}.mt_events where stream_id = @id group by type", connection);
         command.Parameters.AddWithValue("id", id);
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync()) counts[reader.GetString(0)] = reader.GetInt32(1);
@@ -128,7 +132,8 @@ public sealed class FaultCluster : IAsyncDisposable
     public async Task<List<string>> LeasesAsync(Guid id)
     {
         await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand($"select id from {Schema}.mt_doc_subnetlease where (data->>'ProjectId')::uuid = @id", connection);
+        await using var command = new NpgsqlCommand(
+            $"select id from {Schema}.mt_doc_subnetlease where (data->>'ProjectId')::uuid = @id", connection);
         command.Parameters.AddWithValue("id", id);
         var leases = new List<string>();
         await using var reader = await command.ExecuteReaderAsync();
@@ -136,7 +141,9 @@ public sealed class FaultCluster : IAsyncDisposable
         return leases;
     }
 
-    /// <summary>Asserts what exactly once means for a ready project: one event per step, one network, one VM, one file server, one lease.</summary>
+    /// <summary>
+    /// What exactly once means for a ready project: one event per step, one network, one VM, one file server, one lease.
+    /// </summary>
     public async Task ShouldBeProvisionedOnceAsync(Guid id)
     {
         var events = await EventCountsAsync(id);
@@ -193,7 +200,8 @@ public sealed class FaultCluster : IAsyncDisposable
     {
         var builder = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString);
         var database = $"{builder.Database}_{name}";
-        var admin = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = "postgres", Pooling = false }.ConnectionString;
+        var admin = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = "postgres", Pooling = false }
+            .ConnectionString;
         await using (var connection = new NpgsqlConnection(admin))
         {
             await connection.OpenAsync();

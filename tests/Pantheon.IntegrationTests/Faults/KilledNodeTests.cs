@@ -50,7 +50,8 @@ public class KilledNodeTests(ITestOutputHelper output)
 
         (await cluster.WaitForStatusAsync(id, "Ready")).ShouldBe("Ready");
         await cluster.ShouldBeProvisionedOnceAsync(id);
-        output.WriteLine($"killed while waiting for the VM; the survivor ran the saga's next step {Seconds(resumed - killedAt)} after the kill");
+        output.WriteLine($"killed while waiting for the VM; the survivor ran the saga's next step {Seconds(resumed - killedAt)} " +
+            "after the kill");
         output.WriteLine(Ejections(survivor));
     }
 
@@ -72,7 +73,8 @@ public class KilledNodeTests(ITestOutputHelper output)
     /// <summary>When a saga step next committed after the kill, by whichever node: the saga document is stored by every step.</summary>
     private static Task<DateTimeOffset> ResumedAsync(FaultCluster cluster, Guid id, DateTimeOffset killedAt) =>
         Eventually.Get(async () => new DateTimeOffset(DateTime.SpecifyKind(await cluster.ScalarAsync<DateTime>(
-                $"select mt_last_modified from {FaultCluster.Schema}.mt_doc_projectprovisioning where id = @id", ("id", id)), DateTimeKind.Utc)),
+                $"select mt_last_modified from {FaultCluster.Schema}.mt_doc_projectprovisioning where id = @id", ("id", id)),
+                DateTimeKind.Utc)),
             at => at > killedAt, TimeSpan.FromSeconds(180), $"the saga of {id} to move on", pollMilliseconds: 50);
 
     private static string Seconds(TimeSpan span) => $"{span.TotalSeconds:F1} s";

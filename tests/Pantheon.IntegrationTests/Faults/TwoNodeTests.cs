@@ -29,16 +29,19 @@ public class TwoNodeTests(ITestOutputHelper output)
             .Select(i => cluster.CreateProjectAsync(i % 2 == 0 ? leader : other, token)));
 
         // Mid-provisioning: a third of the projects have their network.
-        await Eventually.Get(() => cluster.ScalarAsync<long>($"select count(*) from {FaultCluster.Schema}.mt_events where type = 'network_allocated'"),
+        await Eventually.Get(
+            () => cluster.ScalarAsync<long>($"select count(*) from {FaultCluster.Schema}.mt_events where type = 'network_allocated'"),
             n => n >= Projects / 3, TimeSpan.FromSeconds(120), "a third of the networks", pollMilliseconds: 20);
         leader.Kill();
         var killedAt = DateTimeOffset.UtcNow;
 
         foreach (var id in ids) (await cluster.WaitForStatusAsync(id, "Ready", seconds: 240)).ShouldBe("Ready", $"project {id}");
-        var locks = await Eventually.Get(cluster.AdvisoryLocksAsync, l => leaderLocks.All(k => l.GetValueOrDefault(k) == FaultCluster.NodeName(1)),
+        var locks = await Eventually.Get(cluster.AdvisoryLocksAsync,
+            l => leaderLocks.All(k => l.GetValueOrDefault(k) == FaultCluster.NodeName(1)),
             TimeSpan.FromSeconds(60), "the survivor to hold every lock the leader held");
         var events = await cluster.ScalarAsync<long>($"select count(*) from {FaultCluster.Schema}.mt_events");
-        await Eventually.Get(() => cluster.ScalarAsync<long>($"select count(*) from {FaultCluster.Schema}.mt_doc_auditentry"), n => n >= events,
+        await Eventually.Get(() => cluster.ScalarAsync<long>($"select count(*) from {FaultCluster.Schema}.mt_doc_auditentry"),
+            n => n >= events,
             TimeSpan.FromSeconds(60), "the audit to catch up");
         await watching.CancelAsync();
         var seen = await lag;
@@ -49,7 +52,8 @@ public class TwoNodeTests(ITestOutputHelper output)
         subnets.Distinct().Count().ShouldBe(Projects);
         // Built once: one entry per event, none missing, none twice (the entry's id is the event's sequence).
         (await cluster.ScalarAsync<long>(
-            $"select count(*) from {FaultCluster.Schema}.mt_events e left join {FaultCluster.Schema}.mt_doc_auditentry a on a.id = e.seq_id where a.id is null"))
+            $"select count(*) from {FaultCluster.Schema}.mt_events e left join {FaultCluster.Schema}.mt_doc_auditentry a " +
+            "on a.id = e.seq_id where a.id is null"))
             .ShouldBe(0);
         (await cluster.ScalarAsync<long>($"select count(*) from {FaultCluster.Schema}.mt_doc_auditentry")).ShouldBe(events);
 
@@ -74,7 +78,8 @@ public class TwoNodeTests(ITestOutputHelper output)
     }
 
     /// <summary>Polls the audit's progress; for each event, how long after its commit the audit held it.</summary>
-    private static async Task<List<(DateTimeOffset CommittedAt, TimeSpan Lag)>> WatchAuditLagAsync(FaultCluster cluster, CancellationToken stop)
+    private static async Task<List<(DateTimeOffset CommittedAt, TimeSpan Lag)>> WatchAuditLagAsync(FaultCluster cluster,
+        CancellationToken stop)
     {
         var seen = new ConcurrentDictionary<long, (DateTimeOffset, TimeSpan)>();
         await using var connection = await cluster.OpenAsync();

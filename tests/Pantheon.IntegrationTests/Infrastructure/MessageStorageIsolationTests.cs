@@ -29,13 +29,37 @@ public class MessageStorageIsolationTests
         };
         await first.Services.GetRequiredService<IWolverineRuntime>().Storage.Inbox.StoreIncomingAsync(envelope);
 
-        await using var second = await AppFixture.StartAsync(TestSettings.Base(), messageSchema: AppFixture.MessageSchema("isolation_second"));
+        await using var second =
+            await AppFixture.StartAsync(TestSettings.Base(), messageSchema: AppFixture.MessageSchema("isolation_second"));
 
         await using var connection = new NpgsqlConnection(TestDatabase.ConnectionString);
         await connection.OpenAsync();
-        await using var owner = new NpgsqlCommand($"select owner_id from {schema}.wolverine_incoming_envelopes where id = @id", connection);
+        await using var owner =
+            new NpgsqlCommand($"select owner_id from {schema}.wolverine_incoming_envelopes where id = @id", connection);
         owner.Parameters.AddWithValue("id", envelope.Id);
         (await owner.ExecuteScalarAsync()).ShouldBe(1, "the second host released the first host's message");
+    }
+
+    [Fact]
+    public async Task the_durability_settings_reach_wolverine_and_the_daemon()
+    {
+        await TestDatabase.EnsureCreatedAsync();
+        var settings = TestSettings.Base();
+        settings["Durability:HeartbeatMilliseconds"] = "1500";
+        settings["Durability:StaleNodeMilliseconds"] = "4500";
+        settings["Durability:StaleNodeEjectionThreshold"] = "3";
+        settings["Durability:RecoveryPollingMilliseconds"] = "700";
+        settings["Durability:DaemonLeadershipPollingMilliseconds"] = "900";
+        await using var host = await AppFixture.StartAsync(settings, messageSchema: AppFixture.MessageSchema("durability_settings"));
+
+        var durability = host.Services.GetRequiredService<IWolverineRuntime>().Options.Durability;
+        durability.MessageStorageSchemaName.ShouldBe(AppFixture.MessageSchema("durability_settings"));
+        durability.HealthCheckPollingTime.ShouldBe(TimeSpan.FromMilliseconds(1500));
+        durability.StaleNodeTimeout.ShouldBe(TimeSpan.FromMilliseconds(4500));
+        durability.StaleNodeEjectionThreshold.ShouldBe(3);
+        durability.OrphanedMessageSweepPollingTime.ShouldBe(TimeSpan.FromMilliseconds(700));
+        var store = (Marten.DocumentStore)host.Services.GetRequiredService<Marten.IDocumentStore>();
+        store.Options.Projections.LeadershipPollingTime.ShouldBe(900);
     }
 
     public sealed record MessageOfAnotherCollection(Guid Id);
