@@ -24,6 +24,7 @@ using Pantheon.Projections.Keys;
 using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
+using Pantheon.Web.Durability;
 using Pantheon.Web.Limits;
 using Pantheon.Web.Live;
 using Pantheon.Web.Health;
@@ -73,6 +74,7 @@ public static class PantheonApp
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
 
         var schema = configuration["Marten:Schema"] ?? "pantheon";
+        var cluster = configuration.ClusterSettings();
         var usage = new UsageTotals(schema);
         services.AddSingleton(usage);
 
@@ -103,6 +105,7 @@ public static class PantheonApp
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");
             opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
+            opts.UseClusterTimings(cluster);
         })
         .UseLightweightSessions()
         .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold)
@@ -130,6 +133,7 @@ public static class PantheonApp
                 .Then.ScheduleRetry(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
             // Health polls of a booting VM are scheduled messages: look for due ones often.
             opts.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(configuration.GetValue("Projects:ScheduledPollingMilliseconds", 250));
+            opts.UseClusterTimings(cluster, schema);
 
             // Generated handler code is committed (codegen write) and loaded statically outside development;
             // Codegen:TypeLoadMode overrides it (the startup benchmark compares both on one binary).

@@ -48,7 +48,7 @@ public sealed class KilledChatTests(ITestOutputHelper output)
         foreach (var user in killed) streams.Add(await StartStreaming(a, user));
         foreach (var user in killed) (await Budget(b, user)).GetProperty("reserved").GetInt64().ShouldBeGreaterThan(0);
 
-        await a.KillAsync();
+        a.Kill();
         var killedAt = Stopwatch.StartNew();
         foreach (var (http, body) in streams)
         {
