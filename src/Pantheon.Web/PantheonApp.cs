@@ -20,6 +20,7 @@ using Pantheon.Projections.Audit;
 using Pantheon.Projections.Projects;
 using JasperFx;
 using Pantheon.Handlers.Settings;
+using Pantheon.Handlers.Viewer;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
@@ -29,6 +30,7 @@ using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
 using Pantheon.Web.OpenApi;
+using Pantheon.Web.Viewer;
 using Wolverine;
 using Wolverine.ErrorHandling;
 using Wolverine.Http;
@@ -59,6 +61,8 @@ public static class PantheonApp
         services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
         services.AddBudgets(configuration);
+        services.AddViewer(configuration);
+        services.AddViewerProxy();
 
         services.AddPantheonAuthentication(configuration, environment);
         services.AddPantheonLimits(configuration);
@@ -95,6 +99,7 @@ public static class PantheonApp
             opts.Projections.Add(new UsageTotalsProjection(usage), ProjectionLifecycle.Inline);
             foreach (var table in usage.Tables()) opts.Storage.ExtendedSchemaObjects.Add(table);
             opts.AddBudgets();
+            opts.AddViewer();
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");
@@ -166,6 +171,7 @@ public static class PantheonApp
         app.UseRequestBodyLimit();
         app.UseEventStreamAccept();
         app.UseAuthentication();
+        app.UseViewerProxy();
         app.UseAuthorization();
         app.UsePantheonRateLimits();
 
