@@ -95,6 +95,8 @@ public static class PantheonApp
             opts.Schema.For<ProviderKeySecret>().Index(x => x.UserId);
 
             opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
+            opts.Projections.Add<ProjectOverviewProjection>(ProjectionLifecycle.Inline);
+            opts.Schema.For<ProjectOverview>().Duplicate(x => x.Status).Duplicate(x => x.OwnerId).Duplicate(x => x.SortKey);
             opts.AddChat();
             opts.Projections.Add(new UsageTotalsProjection(usage), ProjectionLifecycle.Inline);
             foreach (var table in usage.Tables()) opts.Storage.ExtendedSchemaObjects.Add(table);

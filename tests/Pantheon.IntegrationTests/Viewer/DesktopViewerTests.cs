@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.TestSupport;
+using Pantheon.Web.Auth;
 
 namespace Pantheon.IntegrationTests.Viewer;
 
@@ -18,6 +19,9 @@ public sealed class DesktopProjectFixture : IAsyncLifetime
     public HttpClient Http { get; private set; } = null!;
     public Guid Project { get; private set; }
 
+    /// <summary>The project's owner, an operator too, so that the operations page shows both its tables.</summary>
+    public string Token { get; } = TestSettings.TokenFor(TestSettings.NewUser("desktop"), roles: AuthSettings.AdminRole);
+
     public async Task InitializeAsync()
     {
         var settings = TestSettings.Base();
@@ -26,7 +30,7 @@ public sealed class DesktopProjectFixture : IAsyncLifetime
         settings["Vm:BootTimeoutSeconds"] = "180";
         Backend = await TestBackend.StartAsync(settings);
         Http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = Backend.Url };
-        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestSettings.TokenFor(TestSettings.NewUser("desktop")));
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         var created = await (await Http.PostAsJsonAsync("/api/projects", new { name = "desktop" })).Content.ReadFromJsonAsync<JsonElement>();
         Project = created.GetProperty("id").GetGuid();
         var status = await Eventually.Get(async () => (await Http.GetFromJsonAsync<JsonElement>($"/api/projects/{Project}")).GetProperty("status").GetString(),
@@ -103,6 +107,39 @@ public class DesktopViewerTests(DesktopProjectFixture desktop) : IClassFixture<D
         using var stranger = new ClientWebSocket();
         stranger.Options.AddSubProtocol("binary");
         await Should.ThrowAsync<WebSocketException>(() => stranger.ConnectAsync(ws, timeout.Token));
+    }
+
+    [Fact]
+    public async Task the_operations_page_connects_to_a_ready_projects_viewer_and_offers_the_operator_stop_and_restart()
+    {
+        await using var browser = await Chromium.LaunchAsync();
+        await browser.Navigate(new Uri(desktop.Backend.Url, $"/admin/#token={desktop.Token}"));
+        var connect = $"document.querySelector('#projects tr[data-project-id=\"{desktop.Project}\"] a[data-action=connect]')";
+        (await browser.WaitFor($"{connect} !== null", TimeSpan.FromSeconds(30))).ShouldBeTrue("no Connect link on the ready project");
+
+        await browser.Evaluate($"{connect}.click()", userGesture: true);
+        var viewer = $"/api/projects/{desktop.Project}/viewer/vnc.html?";
+        // Opened with the ticket, the tab lands on the same page without it.
+        await Eventually.Get(browser.PageUrls, u => u.Any(url => url.Contains(viewer) && !url.Contains("ticket=")), TimeSpan.FromSeconds(30),
+            "the viewer's tab, without its ticket");
+
+        // The page side of the operator's buttons: each asks the backend for its transition on this project.
+        await browser.Evaluate("""
+            window.requests = []; const send = window.fetch;
+            window.fetch = (url, options) => { window.requests.push(`${options?.method || 'GET'} ${url}`); return send(url, options); };
+            """);
+        var row = $"document.querySelector('#sagas tr[data-project-id=\"{desktop.Project}\"]')";
+        (await browser.WaitFor($"{row}?.querySelector('[data-role=status]')?.textContent === 'ready'", TimeSpan.FromSeconds(30)))
+            .ShouldBeTrue("the dashboard does not show the project ready");
+        (await browser.Evaluate($"[...{row}.querySelectorAll('button')].map(b => b.dataset.action).join(',')"))!.GetValue<string>()
+            .ShouldBe("stop,restart");
+        foreach (var action in new[] { "stop", "restart" })
+        {
+            await browser.Evaluate($"document.querySelector('#sagas tr[data-project-id=\"{desktop.Project}\"] button[data-action={action}]').click()");
+            (await browser.WaitFor($"window.requests.includes('POST /api/admin/projects/{desktop.Project}/{action}')", TimeSpan.FromSeconds(10)))
+                .ShouldBeTrue($"the {action} button sent {await browser.Evaluate("window.requests.join(', ')")}");
+        }
+        await browser.Screenshot(Path.Combine(AppContext.BaseDirectory, "screenshots", "operations-connect.png"));
     }
 
     private static async Task<string> Receive(ClientWebSocket socket, CancellationToken ct)
