@@ -535,7 +535,8 @@ _ensure_desktop_image_locked() {
             rm -rf "$rootfs" "$d"/test-desktop-rootfs-*.tar
             _p_log "building the test desktop's root file system with debootstrap ($(_p_apt_mirror)); the first time takes minutes"
             bash "$PANTHEON_DESKTOP_RECIPE/rootfs.sh" "$rootfs" "$(_p_apt_mirror)" >>"$d/test-desktop-rootfs.log" 2>&1 ||
-                { tail -n 20 "$d/test-desktop-rootfs.log" >&2; _p_die "the test desktop's root file system failed (see $d/test-desktop-rootfs.log)"; }
+                { tail -n 20 "$d/test-desktop-rootfs.log" >&2
+                  _p_die "the test desktop's root file system failed (see $d/test-desktop-rootfs.log)"; }
             tar -C "$rootfs" -cf "$tar.part" . && mv "$tar.part" "$tar"
             rm -rf "$rootfs"
             _p_log "root file system built in $((SECONDS - started)) s ($(du -h "$tar" | cut -f1))"

@@ -32,7 +32,10 @@ public static class ViewerBenchmark
             ["Vm__Devices"] = "", ["Vm__CapAdd"] = "", ["Vm__StopGracePeriodSeconds"] = "1", ["Vm__HealthPollMilliseconds"] = "250",
         });
         var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = SigningKey };
-        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = backend.Url };
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false })
+        {
+            BaseAddress = backend.Url,
+        };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
             DevTokens.Mint(auth, $"bench-{Guid.NewGuid():N}", lifetime: TimeSpan.FromHours(2)));
 
@@ -42,7 +45,8 @@ public static class ViewerBenchmark
         JsonElement project;
         while ((project = await http.GetFromJsonAsync<JsonElement>($"/api/projects/{id}")).GetProperty("status").GetString() != "ready")
         {
-            if (project.GetProperty("status").GetString() == "failed") throw new InvalidOperationException(project.GetProperty("failure_reason").GetString());
+            if (project.GetProperty("status").GetString() == "failed")
+                throw new InvalidOperationException(project.GetProperty("failure_reason").GetString());
             await Task.Delay(100);
         }
         var vm = project.GetProperty("vm_address").GetString()!;
@@ -54,7 +58,8 @@ public static class ViewerBenchmark
             var ticket = await (await http.PostAsJsonAsync($"/api/projects/{id}/viewer-ticket", new { })).EnsureSuccessStatusCode()
                 .Content.ReadFromJsonAsync<JsonElement>();
             using var opened = await http.GetAsync(ticket.GetProperty("url").GetString());
-            if (opened.StatusCode != HttpStatusCode.SeeOther) throw new InvalidOperationException($"The ticket answered {opened.StatusCode}.");
+            if (opened.StatusCode != HttpStatusCode.SeeOther)
+                throw new InvalidOperationException($"The ticket answered {opened.StatusCode}.");
             return opened.Headers.GetValues("Set-Cookie").Single().Split(';')[0];
         }
         var cookie = await OpenSession();
@@ -90,7 +95,8 @@ public static class ViewerBenchmark
     {
         double Percentile(List<double> xs, double p) => xs.Order().ElementAt((int)Math.Ceiling(p * xs.Count) - 1);
         var (p50, d50) = (Percentile(pantheon, 0.5), Percentile(direct, 0.5));
-        Console.WriteLine($"viewer first frame, {runs} runs, {what}: through the proxy median {p50:F2} ms p99 {Percentile(pantheon, 0.99):F2} ms | "
+        Console.WriteLine($"viewer first frame, {runs} runs, {what}: through the proxy median {p50:F2} ms "
+            + $"p99 {Percentile(pantheon, 0.99):F2} ms | "
             + $"direct to 8006 median {d50:F2} ms p99 {Percentile(direct, 0.99):F2} ms | ratio {p50 / d50:F2}x, added {p50 - d50:F2} ms");
     }
 
@@ -141,7 +147,8 @@ public static class ViewerBenchmark
                 if (_start == _end)
                 {
                     var received = await socket.ReceiveAsync(_buffer, ct);
-                    if (received.MessageType == WebSocketMessageType.Close) throw new InvalidOperationException("The viewer's socket closed.");
+                    if (received.MessageType == WebSocketMessageType.Close)
+                        throw new InvalidOperationException("The viewer's socket closed.");
                     (_start, _end) = (0, received.Count);
                 }
                 var take = Math.Min(count - filled, _end - _start);

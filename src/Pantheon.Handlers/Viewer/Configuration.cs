@@ -11,7 +11,8 @@ public static class ViewerConfiguration
 {
     public static StoreOptions AddViewer(this StoreOptions opts)
     {
-        var tickets = new Table(new PostgresqlObjectName(opts.DatabaseSchemaName, ViewerTickets.Table, SchemaUtils.IdentifierUsage.General));
+        var name = new PostgresqlObjectName(opts.DatabaseSchemaName, ViewerTickets.Table, SchemaUtils.IdentifierUsage.General);
+        var tickets = new Table(name);
         tickets.AddColumn<string>("id").AsPrimaryKey();
         tickets.AddColumn<string>("user_id").NotNull();
         tickets.AddColumn<Guid>("project_id").NotNull();

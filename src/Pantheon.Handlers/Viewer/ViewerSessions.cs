@@ -14,7 +14,8 @@ public sealed class ViewerSessions(MasterSecret secret)
 {
     public const string CookieName = "pantheon_viewer";
 
-    private readonly byte[] _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret.Bytes, 32, info: "pantheon:viewer-session:v1"u8.ToArray());
+    private readonly byte[] _key =
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, secret.Bytes, 32, info: "pantheon:viewer-session:v1"u8.ToArray());
 
     public string Seal(ViewerSession session)
     {

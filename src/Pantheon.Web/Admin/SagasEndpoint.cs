@@ -59,7 +59,8 @@ public static class SagasEndpoint
             saga is null || project.UpdatedAt > saga.UpdatedAt ? project.UpdatedAt : saga.UpdatedAt, project.DeletedAt);
     }
 
-    private static async Task<IReadOnlyDictionary<string, int>> CountAsync(IQuerySession session, NpgsqlDataSource db, CancellationToken ct)
+    private static async Task<IReadOnlyDictionary<string, int>> CountAsync(IQuerySession session, NpgsqlDataSource db,
+        CancellationToken ct)
     {
         var table = session.DocumentStore.Options.FindOrResolveDocumentType(typeof(ProjectOverview)).TableName.QualifiedName;
         await using var command = db.CreateCommand($"select status, count(*)::int from {table} group by status");

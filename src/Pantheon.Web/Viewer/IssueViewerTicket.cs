@@ -22,7 +22,8 @@ public static class IssueViewerTicketEndpoint
         if (GetProjectEndpoint.Validate(project, principal) is { Status: not null } missing) return missing;
         return ViewerAccess.HasViewer(project!.Status) ? WolverineContinue.NoProblems : new ProblemDetails
         {
-            Status = StatusCodes.Status409Conflict, Title = "The project's VM is not running.", Detail = ViewerAccess.NotRunning(project.Status),
+            Status = StatusCodes.Status409Conflict, Title = "The project's VM is not running.",
+            Detail = ViewerAccess.NotRunning(project.Status),
             Extensions = { ["project_status"] = project.Status.ToString().ToLowerInvariant() },
         };
     }

@@ -84,7 +84,8 @@ public sealed class ViewerProxy(IHttpForwarder forwarder, ViewerTickets tickets,
     /// <summary>The user's project with a running VM; otherwise the answer (404, 409) is written and null returned.</summary>
     private static async Task<ProjectView?> FindViewableAsync(HttpContext context, Guid projectId, string userId)
     {
-        var project = await context.RequestServices.GetRequiredService<IQuerySession>().LoadAsync<ProjectView>(projectId, context.RequestAborted);
+        var session = context.RequestServices.GetRequiredService<IQuerySession>();
+        var project = await session.LoadAsync<ProjectView>(projectId, context.RequestAborted);
         if (project is null || project.OwnerId != userId)
         {
             await Problems.Write(context, StatusCodes.Status404NotFound, "Not found", "The project does not exist.");
@@ -92,7 +93,8 @@ public sealed class ViewerProxy(IHttpForwarder forwarder, ViewerTickets tickets,
         }
         if (!ViewerAccess.HasViewer(project.Status) || project.VmAddress is null)
         {
-            await Problems.Write(context, StatusCodes.Status409Conflict, "The project's VM is not running.", ViewerAccess.NotRunning(project.Status));
+            await Problems.Write(context, StatusCodes.Status409Conflict, "The project's VM is not running.",
+                ViewerAccess.NotRunning(project.Status));
             return null;
         }
         return project;
@@ -117,14 +119,15 @@ public sealed class ViewerProxy(IHttpForwarder forwarder, ViewerTickets tickets,
     /// <summary>The VM sees its own path, and neither our cookie nor a bearer token.</summary>
     private sealed class Transformer(string rest) : HttpTransformer
     {
-        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix,
-            CancellationToken cancellationToken)
+        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest,
+            string destinationPrefix, CancellationToken cancellationToken)
         {
             await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
             proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, rest, httpContext.Request.QueryString);
             proxyRequest.Headers.Authorization = null;
             proxyRequest.Headers.Remove("Cookie");
-            var others = httpContext.Request.Cookies.Where(c => c.Key != ViewerSessions.CookieName).Select(c => $"{c.Key}={c.Value}").ToList();
+            var others = httpContext.Request.Cookies.Where(c => c.Key != ViewerSessions.CookieName)
+                .Select(c => $"{c.Key}={c.Value}").ToList();
             if (others.Count > 0) proxyRequest.Headers.TryAddWithoutValidation("Cookie", string.Join("; ", others));
         }
     }

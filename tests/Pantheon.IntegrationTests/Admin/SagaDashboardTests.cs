@@ -57,7 +57,8 @@ public class SagaDashboardTests(AppFixture app)
         var waiting = Guid.CreateVersion7();
         await using (var session = app.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession())
         {
-            session.Events.StartStream(waiting, new ProjectRequested(waiting, owner, "waiting", ProjectOs.Windows11, DateTimeOffset.UtcNow));
+            var requested = new ProjectRequested(waiting, owner, "waiting", ProjectOs.Windows11, DateTimeOffset.UtcNow);
+            session.Events.StartStream(waiting, requested);
             await session.SaveChangesAsync();
         }
 
@@ -65,7 +66,8 @@ public class SagaDashboardTests(AppFixture app)
         string? after = null;
         do
         {
-            var page = await app.Host.GetJson<JsonElement>($"/api/admin/sagas?owner={owner}&limit=2{(after is null ? "" : $"&after={after}")}", admin);
+            var url = $"/api/admin/sagas?owner={owner}&limit=2" + (after is null ? "" : $"&after={after}");
+            var page = await app.Host.GetJson<JsonElement>(url, admin);
             rows.AddRange(page.GetProperty("items").EnumerateArray());
             page.GetProperty("counts").GetProperty("deleted").GetInt32().ShouldBeGreaterThanOrEqualTo(3);
             after = page.GetProperty("next_after").GetString();

@@ -13,7 +13,7 @@ namespace Pantheon.IntegrationTests.Viewer;
 /// <summary>A backend process whose projects run <c>pantheon/test-desktop</c>, and one ready project of one user.</summary>
 public sealed class DesktopProjectFixture : IAsyncLifetime
 {
-    public const int ScreenWidth = 1024, ScreenHeight = 768;
+    public const int ScreenWidth = 1024, ScreenHeight = 768, TicketSeconds = 600;
 
     public BackendProcess Backend { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
@@ -28,23 +28,25 @@ public sealed class DesktopProjectFixture : IAsyncLifetime
         settings["Vm:Image"] = "pantheon/test-desktop:latest";
         settings["Vm:Environment:SCREEN_SIZE"] = $"{ScreenWidth}x{ScreenHeight}";
         settings["Vm:BootTimeoutSeconds"] = "180";
+        settings["Viewer:TicketSeconds"] = TicketSeconds.ToString();
         Backend = await TestBackend.StartAsync(settings);
         Http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = Backend.Url };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        var created = await (await Http.PostAsJsonAsync("/api/projects", new { name = "desktop" })).Content.ReadFromJsonAsync<JsonElement>();
+        var created = await (await Http.PostAsJsonAsync("/api/projects", new { name = "desktop" }))
+            .Content.ReadFromJsonAsync<JsonElement>();
         Project = created.GetProperty("id").GetGuid();
-        var status = await Eventually.Get(async () => (await Http.GetFromJsonAsync<JsonElement>($"/api/projects/{Project}")).GetProperty("status").GetString(),
+        var status = await Eventually.Get(
+            async () => (await Http.GetFromJsonAsync<JsonElement>($"/api/projects/{Project}")).GetProperty("status").GetString(),
             s => s is "ready" or "failed", TimeSpan.FromSeconds(240), "the desktop project to be ready");
         status.ShouldBe("ready");
     }
 
-    /// <summary>A fresh ticket's viewer URL.</summary>
-    public async Task<string> ViewerUrl()
-    {
-        var ticket = await (await Http.PostAsJsonAsync($"/api/projects/{Project}/viewer-ticket", new { })).EnsureSuccessStatusCode()
+    public async Task<JsonElement> Ticket() =>
+        await (await Http.PostAsJsonAsync($"/api/projects/{Project}/viewer-ticket", new { })).EnsureSuccessStatusCode()
             .Content.ReadFromJsonAsync<JsonElement>();
-        return ticket.GetProperty("url").GetString()!;
-    }
+
+    /// <summary>A fresh ticket's viewer URL.</summary>
+    public async Task<string> ViewerUrl() => (await Ticket()).GetProperty("url").GetString()!;
 
     public async Task DisposeAsync()
     {
@@ -77,8 +79,18 @@ public class DesktopViewerTests(DesktopProjectFixture desktop) : IClassFixture<D
               let lit = 0, seen = 0; for (let i = 0; i < d.length; i += 4 * 31) { seen++; if (d[i] + d[i + 1] + d[i + 2] > 96) lit++; }
               return lit / seen; })()
             """;
-        (await browser.WaitFor($"{lit} > 0.05", TimeSpan.FromSeconds(30))).ShouldBeTrue($"the canvas stayed blank ({await browser.Evaluate(lit)} lit)");
+        (await browser.WaitFor($"{lit} > 0.05", TimeSpan.FromSeconds(30)))
+            .ShouldBeTrue($"the canvas stayed blank ({await browser.Evaluate(lit)} lit)");
         await browser.Screenshot(Path.Combine(AppContext.BaseDirectory, "screenshots", "viewer.png"));
+    }
+
+    [Fact]
+    public async Task a_ticket_lives_as_long_as_the_setting_says()
+    {
+        var before = DateTimeOffset.UtcNow;
+        var expires = (await desktop.Ticket()).GetProperty("expires_at").GetDateTimeOffset();
+        const int lifetime = DesktopProjectFixture.TicketSeconds;
+        expires.ShouldBeInRange(before.AddSeconds(lifetime - 5), DateTimeOffset.UtcNow.AddSeconds(lifetime));
     }
 
     [Fact]
@@ -120,7 +132,8 @@ public class DesktopViewerTests(DesktopProjectFixture desktop) : IClassFixture<D
         await browser.Evaluate($"{connect}.click()", userGesture: true);
         var viewer = $"/api/projects/{desktop.Project}/viewer/vnc.html?";
         // Opened with the ticket, the tab lands on the same page without it.
-        await Eventually.Get(browser.PageUrls, u => u.Any(url => url.Contains(viewer) && !url.Contains("ticket=")), TimeSpan.FromSeconds(30),
+        await Eventually.Get(browser.PageUrls, u => u.Any(url => url.Contains(viewer) && !url.Contains("ticket=")),
+            TimeSpan.FromSeconds(30),
             "the viewer's tab, without its ticket");
 
         // The page side of the operator's buttons: each asks the backend for its transition on this project.
@@ -135,8 +148,9 @@ public class DesktopViewerTests(DesktopProjectFixture desktop) : IClassFixture<D
             .ShouldBe("stop,restart");
         foreach (var action in new[] { "stop", "restart" })
         {
-            await browser.Evaluate($"document.querySelector('#sagas tr[data-project-id=\"{desktop.Project}\"] button[data-action={action}]').click()");
-            (await browser.WaitFor($"window.requests.includes('POST /api/admin/projects/{desktop.Project}/{action}')", TimeSpan.FromSeconds(10)))
+            await browser.Evaluate($"{row}.querySelector('button[data-action={action}]').click()");
+            var sent = $"window.requests.includes('POST /api/admin/projects/{desktop.Project}/{action}')";
+            (await browser.WaitFor(sent, TimeSpan.FromSeconds(10)))
                 .ShouldBeTrue($"the {action} button sent {await browser.Evaluate("window.requests.join(', ')")}");
         }
         await browser.Screenshot(Path.Combine(AppContext.BaseDirectory, "screenshots", "operations-connect.png"));

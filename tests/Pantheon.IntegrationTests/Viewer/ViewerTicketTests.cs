@@ -20,7 +20,8 @@ public class ViewerTicketTests(AppFixture app)
         var token = TestSettings.TokenFor(TestSettings.NewUser("viewer"));
         var project = await ReadyProject(token);
         var issued = await app.Host.Ticket(token, project);
-        issued.GetProperty("expires_at").GetDateTimeOffset().ShouldBeInRange(DateTimeOffset.UtcNow.AddSeconds(30), DateTimeOffset.UtcNow.AddSeconds(90));
+        var expires = issued.GetProperty("expires_at").GetDateTimeOffset();
+        expires.ShouldBeInRange(DateTimeOffset.UtcNow.AddSeconds(30), DateTimeOffset.UtcNow.AddSeconds(90));
         var url = issued.GetProperty("url").GetString()!;
         url.ShouldStartWith($"/api/projects/{project}/viewer/");
         url.ShouldContain($"path=api/projects/{project}/viewer/websockify");
@@ -126,7 +127,8 @@ public class ViewerTicketTests(AppFixture app)
         var project = Guid.CreateVersion7();
         await using (var session = app.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession())
         {
-            session.Events.StartStream(project, new ProjectRequested(project, user, "waiting", ProjectOs.Windows11, DateTimeOffset.UtcNow));
+            var requested = new ProjectRequested(project, user, "waiting", ProjectOs.Windows11, DateTimeOffset.UtcNow);
+            session.Events.StartStream(project, requested);
             await session.SaveChangesAsync();
         }
 
