@@ -35,7 +35,8 @@ public sealed class BackendProcess : IAsyncDisposable
 
         var url = new Uri($"http://127.0.0.1:{port}");
         using var http = new HttpClient();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        // Generous: on a machine shared by many builds a cold start of the backend has taken more than a minute.
+        var deadline = DateTime.UtcNow.AddSeconds(180);
         while (true)
         {
             if (process.HasExited) throw new InvalidOperationException($"The backend exited with {process.ExitCode}: {await errors}");
