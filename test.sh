@@ -11,6 +11,8 @@ source "$ROOT/scripts/prereqs.sh"
 ensure_postgres
 ensure_docker
 ensure_vm_image
+# The viewer tests run pantheon/test-desktop (a debootstrap root, cached under .pantheon/images by its recipe's hash).
+ensure_desktop_image
 export_env
 # The fault suite stops and starts a Docker engine of its own (PrivateDockerEngine), never the shared one: it needs the
 # daemon's binaries here even when the shared engine is another machine's.

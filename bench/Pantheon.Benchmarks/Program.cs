@@ -4,12 +4,14 @@ using Pantheon.Benchmarks;
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- lifecycle [rounds]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- chat [requests] [concurrency]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- live [events] [clients] [export-events]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- viewer [runs]
 return args.FirstOrDefault() switch
 {
     "provisioning" => await Run(ProvisioningBenchmark.RunAsync, args[1..]),
     "lifecycle" => await Run(LifecycleBenchmark.RunAsync, args[1..]),
     "chat" => await Run(ChatBenchmark.RunAsync, args[1..]),
     "live" => await Run(LiveBenchmark.RunAsync, args[1..]),
+    "viewer" => await Run(ViewerBenchmark.RunAsync, args[1..]),
     _ => Usage(),
 };
 
@@ -21,6 +23,6 @@ static async Task<int> Run(Func<string[], Task> benchmark, string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000]");
+    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200]");
     return 2;
 }

@@ -20,6 +20,7 @@ using Pantheon.Projections.Audit;
 using Pantheon.Projections.Projects;
 using JasperFx;
 using Pantheon.Handlers.Settings;
+using Pantheon.Handlers.Viewer;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
@@ -30,6 +31,7 @@ using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
 using Pantheon.Web.OpenApi;
+using Pantheon.Web.Viewer;
 using Wolverine;
 using Wolverine.ErrorHandling;
 using Wolverine.Http;
@@ -63,6 +65,8 @@ public static class PantheonApp
         services.AddSingleton<PostgresNotifications>();
         services.AddHostedService(s => s.GetRequiredService<PostgresNotifications>());
         services.AddBudgets(configuration);
+        services.AddViewer(configuration);
+        services.AddViewerProxy();
 
         services.AddPantheonAuthentication(configuration, environment);
         services.AddPantheonLimits(configuration);
@@ -96,10 +100,13 @@ public static class PantheonApp
             opts.Schema.For<ProviderKeySecret>().Index(x => x.UserId);
 
             opts.AddProjects();
+            opts.Projections.Add<ProjectOverviewProjection>(ProjectionLifecycle.Inline);
+            opts.Schema.For<ProjectOverview>().Duplicate(x => x.Status).Duplicate(x => x.OwnerId).Duplicate(x => x.SortKey);
             opts.AddChat();
             opts.Projections.Add(new UsageTotalsProjection(usage), ProjectionLifecycle.Inline);
             foreach (var table in usage.Tables()) opts.Storage.ExtendedSchemaObjects.Add(table);
             opts.AddBudgets();
+            opts.AddViewer();
             opts.AddChatSetupNotifications(); // after the inline projections of the events it watches
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
@@ -166,6 +173,7 @@ public static class PantheonApp
         app.UseRequestBodyLimit();
         app.UseEventStreamAccept();
         app.UseAuthentication();
+        app.UseViewerProxy();
         app.UseAuthorization();
         app.UsePantheonRateLimits();
 

@@ -83,6 +83,7 @@ public sealed class BackendProcess : IAsyncDisposable
         _process = process;
 
         using var http = new HttpClient();
+        // Generous: on a machine shared by many builds a cold start of the backend has taken more than a minute.
         var deadline = DateTime.UtcNow.AddSeconds(180);
         while (true)
         {
