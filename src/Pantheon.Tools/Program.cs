@@ -1,6 +1,7 @@
-using Pantheon.Tools;
+namespace Pantheon.Tools;
 
-await ToolsApp.Build(args).RunAsync();
-
-/// <summary>The tools API's entry point, so that tests can host it.</summary>
-public partial class Program;
+/// <summary>The tools API's entry point (a named class: the backend's top-level <c>Program</c> is the only one of that name).</summary>
+public static class ToolsProgram
+{
+    public static Task Main(string[] args) => ToolsApp.Build(args).RunAsync();
+}
