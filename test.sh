@@ -11,6 +11,8 @@ source "$ROOT/scripts/prereqs.sh"
 ensure_postgres
 ensure_docker
 ensure_vm_image
+# The viewer tests run pantheon/test-desktop (a debootstrap root, cached under .pantheon/images by its recipe's hash).
+ensure_desktop_image
 export_env
 # The operations page is tested in Debian's headless Chromium.
 if ! command -v chromium >/dev/null 2>&1; then

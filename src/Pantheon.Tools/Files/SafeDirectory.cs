@@ -39,8 +39,11 @@ internal static partial class SafeDirectory
             if (create && MkdirAt(Fd(current), part, 0b111_101_101) != 0 && Marshal.GetLastPInvokeError() != EEXIST)
                 throw Failure(Marshal.GetLastPInvokeError(), part);
             var next = OpenAt(Fd(current), part, ReadOnly | Directory | NoFollow | CloseOnExec, 0);
+            var errno = Marshal.GetLastPInvokeError();
+            // O_DIRECTORY answers ENOTDIR for a link too: say which it was.
+            if (next < 0 && errno == ENOTDIR && new FileInfo(Path.Combine(PathOf(current), part)).LinkTarget is not null) errno = ELOOP;
             current.Dispose();
-            current = Check(next, part);
+            current = next >= 0 ? new SafeFileHandle(next, ownsHandle: true) : throw Failure(errno, part);
         }
         return current;
     }

@@ -35,7 +35,12 @@ public sealed class ToolRecorder(IDocumentStore store, TimeProvider time)
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            var error = e is McpException ? e.Message : $"internal error ({e.GetType().Name})";
+            var error = e switch
+            {
+                McpException => e.Message,
+                System.Text.Json.JsonException or ArgumentException => $"invalid arguments: {e.Message}",
+                _ => $"internal error ({e.GetType().Name})",
+            };
             await AppendAsync(project, callId, new ToolReturned(project.Id, callId, tool, null, error, Elapsed(started), time.GetUtcNow()),
                 CancellationToken.None);
             throw;

@@ -13,7 +13,7 @@ namespace Pantheon.Tools.Screen;
 public sealed class RfbClient : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
-    private readonly NetworkStream _stream;
+    private NetworkStream _stream = null!;
     private byte _buttons;
 
     public int Width { get; private set; }
@@ -23,7 +23,6 @@ public sealed class RfbClient : IAsyncDisposable
     private RfbClient(TcpClient tcp)
     {
         _tcp = tcp;
-        _stream = tcp.GetStream();
     }
 
     public static async Task<RfbClient> ConnectAsync(string host, int port, string? password, CancellationToken ct)
@@ -33,6 +32,7 @@ public sealed class RfbClient : IAsyncDisposable
         try
         {
             await tcp.ConnectAsync(host, port, ct);
+            client._stream = tcp.GetStream();
             await client.HandshakeAsync(password, ct);
             return client;
         }
@@ -197,7 +197,7 @@ public sealed class RfbClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stream.DisposeAsync();
+        if (_stream is not null) await _stream.DisposeAsync();
         _tcp.Dispose();
     }
 }
