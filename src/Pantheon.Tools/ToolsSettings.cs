@@ -28,7 +28,7 @@ public sealed class ToolsSettings
     /// <summary>A VNC password, when the VM's server asks for one (VNC authentication); none by default.</summary>
     public string? VncPassword { get; set; }
 
-    public int ScreenTimeoutSeconds { get; set; } = 10;
+    public int ScreenTimeoutSeconds { get; set; } = 30;
 
     /// <summary>
     /// Development and tests, where the tools API runs on the Docker host: give each project bridge the <c>.1</c> address

@@ -14,7 +14,6 @@ public sealed class RfbClient : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
     private NetworkStream _stream = null!;
-    private byte _buttons;
 
     public int Width { get; private set; }
     public int Height { get; private set; }
@@ -159,26 +158,33 @@ public sealed class RfbClient : IAsyncDisposable
             Buffer.BlockCopy(data, r * row, pixels, ((y + r) * Width + x) * 4, row);
     }
 
-    /// <summary>Moves the pointer with the given buttons held (bit 0 left, 1 middle, 2 right).</summary>
-    public Task PointerAsync(int x, int y, byte buttons, CancellationToken ct)
+    /// <summary>
+    /// Key events in one write: a server such as x11vnc handles the input that one read brings at once, but spends a screen
+    /// poll between reads, so events written one by one can take a tenth of a second each.
+    /// </summary>
+    public Task KeysAsync(IReadOnlyList<(uint Keysym, bool Down)> events, CancellationToken ct)
     {
-        _buttons = buttons;
-        var message = new byte[6];
-        message[0] = 5;
-        message[1] = buttons;
-        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(2), (ushort)x);
-        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(4), (ushort)y);
+        var message = new byte[8 * events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            message[8 * i] = 4;
+            message[8 * i + 1] = events[i].Down ? (byte)1 : (byte)0;
+            BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(8 * i + 4), events[i].Keysym);
+        }
         return WriteAsync(message, ct);
     }
 
-    public byte Buttons => _buttons;
-
-    public Task KeyAsync(uint keysym, bool down, CancellationToken ct)
+    /// <summary>Pointer events in one write (see <see cref="KeysAsync"/>): each at (x, y) with its button mask.</summary>
+    public Task PointerAsync(int x, int y, IReadOnlyList<byte> masks, CancellationToken ct)
     {
-        var message = new byte[8];
-        message[0] = 4;
-        message[1] = down ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(4), keysym);
+        var message = new byte[6 * masks.Count];
+        for (var i = 0; i < masks.Count; i++)
+        {
+            message[6 * i] = 5;
+            message[6 * i + 1] = masks[i];
+            BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6 * i + 2), (ushort)x);
+            BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6 * i + 4), (ushort)y);
+        }
         return WriteAsync(message, ct);
     }
 

@@ -18,7 +18,7 @@ public sealed class VmScreen(ToolsSettings settings)
     public Task MoveAsync(ToolProject project, int x, int y, CancellationToken ct) => WithClientAsync(project, async client =>
     {
         CheckInside(client, x, y);
-        await client.PointerAsync(x, y, 0, ct);
+        await client.PointerAsync(x, y, [0], ct);
         return true;
     }, ct);
 
@@ -33,31 +33,21 @@ public sealed class VmScreen(ToolsSettings settings)
             "right" => (byte)4,
             _ => throw new ScreenToolException($"button must be left, middle or right, not '{button}'"),
         };
-        await client.PointerAsync(x, y, 0, ct);
-        for (var i = 0; i < (twice ? 2 : 1); i++)
-        {
-            await client.PointerAsync(x, y, mask, ct);
-            await client.PointerAsync(x, y, 0, ct);
-        }
+        await client.PointerAsync(x, y, twice ? [0, mask, 0, mask, 0] : [0, mask, 0], ct);
         return true;
     }, ct);
 
     public Task TypeAsync(ToolProject project, string text, CancellationToken ct) => WithClientAsync(project, async client =>
     {
-        foreach (var rune in text.EnumerateRunes())
-        {
-            var key = KeySyms.ForChar(rune.Value);
-            await client.KeyAsync(key, true, ct);
-            await client.KeyAsync(key, false, ct);
-        }
+        var keys = text.EnumerateRunes().Select(r => KeySyms.ForChar(r.Value)).SelectMany(k => new[] { (k, true), (k, false) }).ToList();
+        await client.KeysAsync(keys, ct);
         return true;
     }, ct);
 
     /// <summary>Presses the keys in order and lets them go in reverse, as a person holds ctrl, then presses c.</summary>
     public Task PressAsync(ToolProject project, IReadOnlyList<uint> keys, CancellationToken ct) => WithClientAsync(project, async client =>
     {
-        foreach (var key in keys) await client.KeyAsync(key, true, ct);
-        foreach (var key in keys.Reverse()) await client.KeyAsync(key, false, ct);
+        await client.KeysAsync([.. keys.Select(k => (k, true)), .. keys.Reverse().Select(k => (k, false))], ct);
         return true;
     }, ct);
 

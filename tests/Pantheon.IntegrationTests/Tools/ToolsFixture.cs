@@ -44,6 +44,8 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
         settings["Tools:HostNetworkIntervalSeconds"] = "1";
         settings["Tools:MaxWriteBytes"] = MaxWriteBytes.ToString();
         settings["Tools:ProjectCacheMilliseconds"] = "200";
+        // x11vnc in a container on a machine shared by many test runs can take seconds to answer: a bound, not a measure.
+        settings["Tools:ScreenTimeoutSeconds"] = "120";
         Tools = ToolsApp.Build(["--environment", "Testing"], settings);
         await Tools.StartAsync();
     }

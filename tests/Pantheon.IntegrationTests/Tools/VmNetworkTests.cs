@@ -78,7 +78,7 @@ public class VmNetworkTests(ToolsFixture tools)
         {
             var container = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
             {
-                Image = "pantheon/test-vm:latest", Name = name, Cmd = ["sleep", "60"],
+                Image = "pantheon/test-desktop:latest", Name = name, Cmd = ["sleep", "60"],
                 Labels = new Dictionary<string, string> { [PantheonLabels.Instance] = TestSettings.Instance },
                 HostConfig = new HostConfig { NetworkMode = name },
             });
@@ -87,8 +87,8 @@ public class VmNetworkTests(ToolsFixture tools)
                 await docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters());
                 var vm = tools.Host.Services.GetRequiredService<IVmHost>();
                 var accept = listener.AcceptTcpClientAsync();
-                var (code, _) = await vm.ExecAsync(container.ID, ["wget", "-q", "-T", "2", "-O", "/dev/null", $"http://10.213.7.254:{port}/"], default);
-                (await Task.WhenAny(accept, Task.Delay(TimeSpan.FromSeconds(5)))).ShouldBe(accept, $"wget exited {code} without connecting");
+                var (code, _) = await vm.ExecAsync(container.ID, ["curl", "-sS", "-m", "2", "-o", "/dev/null", $"http://10.213.7.254:{port}/"], default);
+                (await Task.WhenAny(accept, Task.Delay(TimeSpan.FromSeconds(5)))).ShouldBe(accept, $"curl exited {code} without connecting");
                 (await accept).Dispose();
             }
             finally
