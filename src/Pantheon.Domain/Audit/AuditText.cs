@@ -32,6 +32,8 @@ public static class AuditText
         VmStartFailed e => $"VM start failed: {e.Reason}",
         ProjectDeletionRequested => "deletion requested",
         ProjectDeleted => "project deleted",
+        ToolCalled e => Tools.ToolRules.AuditSummary(e),
+        ToolReturned e => Tools.ToolRules.AuditSummary(e),
         OrphanRemoved e => $"orphaned {e.Kind} {e.Name} of project {e.ProjectId} removed",
         MessageSent e => $"message of {e.Content.Length} characters to {e.Model}",
         ReplyReceived e => $"{(e.Interrupted ? "interrupted " : "")}reply from {e.Model}: {e.TokensIn} tokens in, {e.TokensOut} out, {e.LatencyMs} ms",
