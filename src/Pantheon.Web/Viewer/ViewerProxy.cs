@@ -63,7 +63,33 @@ public sealed class ViewerProxy(IHttpForwarder forwarder, ViewerTickets tickets,
             return;
         }
         if (await FindViewableAsync(context, projectId, session!.UserId) is not { VmAddress: { } address }) return;
-        await ForwardAsync(context, $"http://{address}:{vm.ViewerPort}", rest);
+        // Every request of an open viewer is activity (no idle stop), and so is every minute its WebSocket stays open.
+        var activity = context.RequestServices.GetRequiredService<ProjectActivity>();
+        await activity.TouchAsync(projectId, ct);
+        using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var touching = context.WebSockets.IsWebSocketRequest ? TouchWhileOpenAsync(activity, projectId, open.Token) : Task.CompletedTask;
+        try
+        {
+            await ForwardAsync(context, $"http://{address}:{vm.ViewerPort}", rest);
+        }
+        finally
+        {
+            await open.CancelAsync();
+            await touching;
+        }
+    }
+
+    private static async Task TouchWhileOpenAsync(ProjectActivity activity, Guid projectId, CancellationToken closed)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(closed)) await activity.TouchAsync(projectId, closed);
+        }
+        catch (OperationCanceledException) when (closed.IsCancellationRequested)
+        {
+            // the connection closed: nothing more to keep alive
+        }
     }
 
     /// <summary>The session starts here: its cookie, and the same URL again without the ticket, so a reload needs none.</summary>

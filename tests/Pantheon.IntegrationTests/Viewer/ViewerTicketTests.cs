@@ -139,6 +139,21 @@ public class ViewerTicketTests(AppFixture app)
     }
 
     [Fact]
+    public async Task a_ticket_for_a_stopped_project_starts_it_and_is_issued_once_it_is_ready()
+    {
+        var token = TestSettings.TokenFor(TestSettings.NewUser("viewer"));
+        var project = await ReadyProject(token);
+        await app.Host.Lifecycle(token, project, "stop");
+        await app.Host.WaitFor(token, project, ProjectStatus.Stopped);
+
+        var woken = await app.Host.Send(HttpMethod.Post, $"/api/projects/{project}/viewer-ticket", token, new { }, status: 202);
+        (await woken.ReadAsJsonAsync<JsonElement>()).GetProperty("status").GetString().ShouldBe("starting");
+
+        await app.Host.WaitFor(token, project, ProjectStatus.Ready);
+        (await app.Host.Ticket(token, project)).GetProperty("url").GetString()!.ShouldStartWith($"/api/projects/{project}/viewer/");
+    }
+
+    [Fact]
     public async Task the_viewer_root_without_its_slash_redirects_to_it()
     {
         var project = Guid.CreateVersion7();
