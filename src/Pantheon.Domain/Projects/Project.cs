@@ -101,6 +101,15 @@ public sealed partial class Project
 /// <summary>The one mapping from a project's events to its status: the aggregate, the read model and live updates use it.</summary>
 public static class ProjectStatuses
 {
+    /// <summary>Every event type that <see cref="Of"/> maps to a status: what the live hub reads from the event log.</summary>
+    public static readonly IReadOnlyList<Type> EventTypes =
+    [
+        typeof(ProjectRequested), typeof(ProvisioningRetried), typeof(NetworkAllocated), typeof(SharedFolderPrepared),
+        typeof(VmBooted), typeof(VmStarted), typeof(VmStopFailed), typeof(ProjectProvisioningFailed),
+        typeof(ProjectDeletionRequested), typeof(ProjectDeleted), typeof(VmStopRequested), typeof(VmRestartRequested),
+        typeof(VmStopped), typeof(VmStartFailed), typeof(VmStartRequested),
+    ];
+
     /// <summary>The status after <paramref name="data"/>; null when it is not a project event.</summary>
     public static ProjectStatus? Of(object data) => data switch
     {

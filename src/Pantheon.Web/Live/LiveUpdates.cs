@@ -28,11 +28,7 @@ public sealed class LiveUpdates(
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The project events a client is told about, by Marten's type name.</summary>
-    private static readonly Dictionary<string, Type> ProjectEvents = new Type[]
-    {
-        typeof(ProjectRequested), typeof(NetworkAllocated), typeof(SharedFolderPrepared), typeof(VmBooted),
-        typeof(ProjectProvisioningFailed), typeof(ProjectDeletionRequested), typeof(ProjectDeleted),
-    }.ToDictionary(t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.Name), StringComparer.Ordinal);
+    private static readonly Dictionary<string, Type> ProjectEvents = ProjectStatuses.EventTypes.ToDictionary(t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.Name), StringComparer.Ordinal);
 
     private readonly ConcurrentDictionary<LiveSocket, byte> _sockets = new();
     private readonly ConcurrentDictionary<Guid, string> _owners = new();

@@ -246,7 +246,8 @@ public class ProjectDeciderTests
         object[] all =
         [
             .. Ready, new ProjectProvisioningFailed(Id, "s", "r", Now), new ProvisioningRetried(Id, "owner", Now),
-            new VmRestartRequested(Id, "owner", Now), new VmStopped(Id, "owner", Now), new VmStopFailed(Id, "x", Now),
+            new VmStopRequested(Id, "owner", Now), new VmRestartRequested(Id, "owner", Now), new VmStopped(Id, "owner", Now),
+            new VmStopFailed(Id, "x", Now),
             new VmStartRequested(Id, "owner", Now), new VmStarted(Id, "vm", Now), new VmStartFailed(Id, "x", Now),
             new ProjectDeletionRequested(Id, Now), new ProjectDeleted(Id, Now),
         ];
@@ -256,6 +257,8 @@ public class ProjectDeciderTests
             ProjectStatuses.TimeOf(e).ShouldBe(Now);
         }
         ProjectStatuses.Of(new OrphanRemoved("volume", "v", "v", Id, Now)).ShouldBeNull();
+        // The live hub reads exactly these types from the event log: a status-changing event missing here never reaches /ws.
+        ProjectStatuses.EventTypes.ShouldBe(all.Select(e => e.GetType()).Distinct(), ignoreOrder: true);
     }
 
     [Fact]
