@@ -5,6 +5,7 @@ using System.Text.Json;
 using Npgsql;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.TestSupport;
+using Pantheon.Web.Auth;
 using Xunit.Abstractions;
 
 namespace Pantheon.IntegrationTests.Faults;
@@ -41,6 +42,9 @@ public sealed class KilledChatTests(ITestOutputHelper output)
         {
             using var client = new NodeClient(a, TestSettings.TokenFor(user));
             await client.Json(HttpMethod.Post, "/api/user/api-keys", new { name = "k", provider = "openai", key = "sk-killed-0000" }, 201);
+            // A budget in force, so each turn holds part of it (a user without one holds nothing while a reply streams).
+            using var admin = new NodeClient(a, TestSettings.TokenFor(TestSettings.NewUser("operator"), roles: AuthSettings.AdminRole));
+            await admin.Json(HttpMethod.Put, $"/api/admin/budgets/{user}", new { monthly_tokens = 1_000_000 });
         }
 
         // Three replies streaming on A, each past its first words, each holding part of its user's budget.
