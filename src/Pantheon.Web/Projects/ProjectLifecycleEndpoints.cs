@@ -15,7 +15,8 @@ namespace Pantheon.Web.Projects;
 /// <summary>
 /// Stop, start and restart of a project's VM, by its owner (<c>/api/projects/{id}/...</c>) and by an operator
 /// (<c>/api/admin/projects/{id}/...</c>). Each answers 202 with the status the decision leads to; the saga does the work.
-/// A command the project's status does not allow is a 409 naming the status.
+/// A command the project's status does not allow is a 409 naming the status. Like the delete, each locks the project's
+/// stream while it decides, so a saga step committing at that moment waits and retries instead of the command failing.
 /// </summary>
 public static class ProjectLifecycleEndpoints
 {
@@ -57,8 +58,8 @@ public static class StopProjectEndpoint
     /// <summary>Stops a ready VM; its <c>/storage</c> volume, network and shared folder stay.</summary>
     [WolverinePost("/api/projects/{id}/stop", OperationId = "StopProject")]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
-        TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post(
+        [WriteAggregate(Required = false, LoadStyle = ConcurrencyStyle.Exclusive)] Project? project, TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Stop(project!, LifecycleReasons.Owner, time.GetUtcNow()));
 }
 
@@ -71,8 +72,8 @@ public static class StartProjectEndpoint
     /// <summary>Starts a stopped VM.</summary>
     [WolverinePost("/api/projects/{id}/start", OperationId = "StartProject")]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
-        TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post(
+        [WriteAggregate(Required = false, LoadStyle = ConcurrencyStyle.Exclusive)] Project? project, TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Start(project!, LifecycleReasons.Owner, time.GetUtcNow()));
 }
 
@@ -85,8 +86,8 @@ public static class RestartProjectEndpoint
     /// <summary>Stops and starts a ready VM, starts a stopped one, provisions a failed project again.</summary>
     [WolverinePost("/api/projects/{id}/restart", OperationId = "RestartProject")]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
-        TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post(
+        [WriteAggregate(Required = false, LoadStyle = ConcurrencyStyle.Exclusive)] Project? project, TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Restart(project!, LifecycleReasons.Owner, time.GetUtcNow()));
 }
 
@@ -99,8 +100,8 @@ public static class AdminStopProjectEndpoint
     [WolverinePost("/api/admin/projects/{id}/stop", OperationId = "AdminStopProject")]
     [Authorize(Roles = AuthSettings.AdminRole)]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
-        TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post(
+        [WriteAggregate(Required = false, LoadStyle = ConcurrencyStyle.Exclusive)] Project? project, TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Stop(project!, LifecycleReasons.Operator, time.GetUtcNow()));
 }
 
@@ -113,8 +114,8 @@ public static class AdminStartProjectEndpoint
     [WolverinePost("/api/admin/projects/{id}/start", OperationId = "AdminStartProject")]
     [Authorize(Roles = AuthSettings.AdminRole)]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
-        TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post(
+        [WriteAggregate(Required = false, LoadStyle = ConcurrencyStyle.Exclusive)] Project? project, TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Start(project!, LifecycleReasons.Operator, time.GetUtcNow()));
 }
 
@@ -128,7 +129,7 @@ public static class AdminRestartProjectEndpoint
     [WolverinePost("/api/admin/projects/{id}/restart", OperationId = "AdminRestartProject")]
     [Authorize(Roles = AuthSettings.AdminRole)]
     [ProducesProblems(StatusCodes.Status409Conflict)]
-    public static (ProjectAccepted, Events, OutgoingMessages) Post([WriteAggregate(Required = false)] Project? project,
-        TimeProvider time) =>
+    public static (ProjectAccepted, Events, OutgoingMessages) Post(
+        [WriteAggregate(Required = false, LoadStyle = ConcurrencyStyle.Exclusive)] Project? project, TimeProvider time) =>
         ProjectLifecycleEndpoints.Accepted(project!, ProjectDecider.Restart(project!, LifecycleReasons.Operator, time.GetUtcNow()));
 }

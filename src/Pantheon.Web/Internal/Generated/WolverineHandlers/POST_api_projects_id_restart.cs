@@ -46,7 +46,7 @@ namespace Internal.Generated.WolverineHandlers
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Projects.RestartProjectEndpoint").SetTag("http.route", "/api/projects/{id}/restart").SetTag("http.request.method", "POST");
             // Loading Marten aggregate as part of the aggregate handler workflow
-            var stream_project = await documentSession.Events.FetchForWriting<Pantheon.Domain.Projects.Project>(id, httpContext.RequestAborted);
+            var stream_project = await documentSession.Events.FetchForExclusiveWriting<Pantheon.Domain.Projects.Project>(id, httpContext.RequestAborted);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.id", id);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.type", "Pantheon.Domain.Projects.Project");
             var problemDetails1 = Pantheon.Web.Projects.RestartProjectEndpoint.Validate(stream_project.Aggregate, httpContext.User, _timeProvider);
