@@ -26,6 +26,18 @@ public sealed record FakeBehavior
     public bool Echo { get; init; }
 }
 
+/// <summary>A tool call a scripted model makes: the tool, its arguments (serialized as the JSON object), and its id.</summary>
+public sealed record ScriptedCall(string Name, object Arguments, string? Id = null);
+
+/// <summary>
+/// One answer of a scripted model: text, then tool calls (none: a final answer). Each request takes the next round of
+/// <see cref="FakeProvider.Script"/>; when it is empty the fake answers as <see cref="FakeBehavior"/> says.
+/// </summary>
+public sealed record ScriptedRound(string Text = "", params ScriptedCall[] Calls)
+{
+    public static ScriptedRound Call(string name, object arguments) => new("", new ScriptedCall(name, arguments));
+}
+
 /// <summary>
 /// A loopback AI provider speaking the real wire protocols (OpenAI chat completions and Anthropic messages,
 /// plain and streamed) over real Kestrel, so the actual SDK clients are exercised end to end.
@@ -40,6 +52,16 @@ public sealed partial class FakeProvider : IAsyncDisposable
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
     public FakeBehavior Behavior { get; set; } = new();
 
+    /// <summary>The rounds a scripted model answers with, one per request, in order.</summary>
+    public ConcurrentQueue<ScriptedRound> Script { get; } = new();
+
+    /// <summary>Replaces the script with <paramref name="rounds"/>.</summary>
+    public void Scripted(params ScriptedRound[] rounds)
+    {
+        Script.Clear();
+        foreach (var round in rounds) Script.Enqueue(round);
+    }
+
     private int _aborted;
 
     /// <summary>Requests whose client closed the connection before the fake finished answering.</summary>
@@ -53,14 +75,18 @@ public sealed partial class FakeProvider : IAsyncDisposable
         var app = builder.Build();
         var fake = new FakeProvider(app);
         foreach (var path in new[] { "/v1/chat/completions", "/api/v1/chat/completions", "/v1beta/openai/chat/completions" })
-            app.MapPost(path, ctx => fake.Handle(ctx, fake.OpenAi));
-        app.MapPost("/v1/messages", ctx => fake.Handle(ctx, fake.Anthropic));
+            app.MapPost(path, ctx => fake.Handle(ctx, fake.OpenAiHandler));
+        app.MapPost("/v1/messages", ctx => fake.Handle(ctx, fake.AnthropicHandler));
         await app.StartAsync();
         fake.BaseUrl = new Uri(app.Urls.Single().TrimEnd('/') + "/");
         return fake;
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private Func<HttpContext, JsonElement, FakeBehavior, Task> OpenAiHandler => _openAi ??= OpenAi;
+    private Func<HttpContext, JsonElement, FakeBehavior, Task> AnthropicHandler => _anthropic ??= Anthropic;
+    private Func<HttpContext, JsonElement, FakeBehavior, Task>? _openAi, _anthropic;
 
     private async Task Handle(HttpContext ctx, Func<HttpContext, JsonElement, FakeBehavior, Task> respond)
     {
@@ -83,6 +109,8 @@ public sealed partial class FakeProvider : IAsyncDisposable
             if (behavior.Echo) behavior = behavior with { Reply = "echo: " + LastMessage(body) };
             if (behavior.Delay > TimeSpan.Zero) await Task.Delay(behavior.Delay, aborted);
             if (behavior.Garbage) await Garbage(ctx, body);
+            else if (behavior.Status is null && Script.TryDequeue(out var round))
+                await (respond == OpenAiHandler ? OpenAiRound(ctx, body, behavior, round) : AnthropicRound(ctx, body, behavior, round));
             else await respond(ctx, body, behavior);
         }
         catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException)
@@ -192,6 +220,125 @@ public sealed partial class FakeProvider : IAsyncDisposable
         await Event(ctx, "message_stop", new { type = "message_stop" }, TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// A scripted round in OpenAI's format: <c>tool_calls</c> on the message (arguments as a JSON string), finish reason
+    /// <c>tool_calls</c>; streamed, each call opens with its index, id and name, and its arguments follow in fragments.
+    /// </summary>
+    private static async Task OpenAiRound(HttpContext ctx, JsonElement request, FakeBehavior b, ScriptedRound round)
+    {
+        var id = $"chatcmpl-{Guid.NewGuid():N}";
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var model = Str(request, "model");
+        var calls = round.Calls.Select((c, i) => (Id: c.Id ?? $"call_{Guid.NewGuid():N}"[..29], c.Name, Arguments: JsonSerializer.Serialize(c.Arguments)))
+            .ToList();
+        var finish = calls.Count > 0 ? "tool_calls" : "stop";
+        var usage = new { prompt_tokens = b.InputTokens, completion_tokens = b.OutputTokens, total_tokens = b.InputTokens + b.OutputTokens };
+        if (!IsStream(request))
+        {
+            var message = new Dictionary<string, object?> { ["role"] = "assistant", ["content"] = round.Text.Length > 0 ? round.Text : null };
+            if (calls.Count > 0)
+                message["tool_calls"] = calls.Select(c => new { id = c.Id, type = "function", function = new { name = c.Name, arguments = c.Arguments } });
+            await Json(ctx, new
+            {
+                id, @object = "chat.completion", created, model,
+                choices = new[] { new { index = 0, message, finish_reason = finish } }, usage,
+            });
+            return;
+        }
+        object Chunk(object delta, string? reason) => new
+        {
+            id, @object = "chat.completion.chunk", created, model, choices = new[] { new { index = 0, delta, finish_reason = reason } },
+        };
+        StartStream(ctx);
+        await Event(ctx, null, Chunk(new { role = "assistant", content = "" }, null), TimeSpan.Zero);
+        foreach (var piece in Words(round.Text)) await Event(ctx, null, Chunk(new { content = piece }, null), b.StreamChunkDelay);
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var call = calls[i];
+            await Event(ctx, null, Chunk(new
+            {
+                tool_calls = new[] { new { index = i, id = call.Id, type = "function", function = new { name = call.Name, arguments = "" } } },
+            }, null), b.StreamChunkDelay);
+            foreach (var fragment in Fragments(call.Arguments))
+                await Event(ctx, null, Chunk(new { tool_calls = new[] { new { index = i, function = new { arguments = fragment } } } }, null),
+                    b.StreamChunkDelay);
+        }
+        await Event(ctx, null, Chunk(new { }, finish), b.StreamChunkDelay);
+        await Event(ctx, null, new { id, @object = "chat.completion.chunk", created, model, choices = Array.Empty<object>(), usage }, TimeSpan.Zero);
+        await ctx.Response.WriteAsync("data: [DONE]\n\n", ctx.RequestAborted);
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+    }
+
+    /// <summary>
+    /// A scripted round in Anthropic's format: <c>tool_use</c> content blocks, stop reason <c>tool_use</c>; streamed, a
+    /// <c>content_block_start</c> with the tool_use block, then <c>input_json_delta</c> fragments of its input.
+    /// </summary>
+    private static async Task AnthropicRound(HttpContext ctx, JsonElement request, FakeBehavior b, ScriptedRound round)
+    {
+        var id = $"msg_{Guid.NewGuid():N}";
+        var model = Str(request, "model");
+        var calls = round.Calls.Select(c => (Id: c.Id ?? $"toolu_{Guid.NewGuid():N}", c.Name, Input: JsonSerializer.Serialize(c.Arguments)))
+            .ToList();
+        var stop = calls.Count > 0 ? "tool_use" : "end_turn";
+        if (!IsStream(request))
+        {
+            var content = new List<object>();
+            if (round.Text.Length > 0) content.Add(new { type = "text", text = round.Text });
+            content.AddRange(calls.Select(c => (object)new { type = "tool_use", id = c.Id, name = c.Name, input = JsonDocument.Parse(c.Input).RootElement }));
+            await Json(ctx, new
+            {
+                id, type = "message", role = "assistant", model, content, stop_reason = stop, stop_sequence = (string?)null,
+                usage = new { input_tokens = b.InputTokens, output_tokens = b.OutputTokens },
+            });
+            return;
+        }
+        StartStream(ctx);
+        await Event(ctx, "message_start", new
+        {
+            type = "message_start",
+            message = new
+            {
+                id, type = "message", role = "assistant", model, content = Array.Empty<object>(), stop_reason = (string?)null,
+                stop_sequence = (string?)null, usage = new { input_tokens = b.InputTokens, output_tokens = 1 },
+            },
+        }, TimeSpan.Zero);
+        var index = 0;
+        if (round.Text.Length > 0)
+        {
+            await Event(ctx, "content_block_start", new { type = "content_block_start", index, content_block = new { type = "text", text = "" } }, TimeSpan.Zero);
+            foreach (var piece in Words(round.Text))
+                await Event(ctx, "content_block_delta", new { type = "content_block_delta", index, delta = new { type = "text_delta", text = piece } },
+                    b.StreamChunkDelay);
+            await Event(ctx, "content_block_stop", new { type = "content_block_stop", index }, TimeSpan.Zero);
+            index++;
+        }
+        foreach (var call in calls)
+        {
+            await Event(ctx, "content_block_start", new
+            {
+                type = "content_block_start", index, content_block = new { type = "tool_use", id = call.Id, name = call.Name, input = new { } },
+            }, b.StreamChunkDelay);
+            foreach (var fragment in Fragments(call.Input))
+                await Event(ctx, "content_block_delta", new
+                {
+                    type = "content_block_delta", index, delta = new { type = "input_json_delta", partial_json = fragment },
+                }, b.StreamChunkDelay);
+            await Event(ctx, "content_block_stop", new { type = "content_block_stop", index }, TimeSpan.Zero);
+            index++;
+        }
+        await Event(ctx, "message_delta", new
+        {
+            type = "message_delta", delta = new { stop_reason = stop, stop_sequence = (string?)null }, usage = new { output_tokens = b.OutputTokens },
+        }, b.StreamChunkDelay);
+        await Event(ctx, "message_stop", new { type = "message_stop" }, TimeSpan.Zero);
+    }
+
+    /// <summary>A JSON text in pieces of up to 7 characters, as providers stream arguments: no piece need be valid JSON.</summary>
+    private static IEnumerable<string> Fragments(string json)
+    {
+        for (var i = 0; i < json.Length; i += 7) yield return json.Substring(i, Math.Min(7, json.Length - i));
+    }
+
     /// <summary>What a broken gateway sends: an HTML page, or an event stream whose events are not JSON.</summary>
     private static async Task Garbage(HttpContext ctx, JsonElement request)
     {
@@ -211,7 +358,7 @@ public sealed partial class FakeProvider : IAsyncDisposable
         if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("messages", out var messages)) return "";
         var content = messages.EnumerateArray().Last().GetProperty("content");
         return content.ValueKind == JsonValueKind.String ? content.GetString()!
-            : string.Concat(content.EnumerateArray().Select(p => p.GetProperty("text").GetString()));
+            : string.Concat(content.EnumerateArray().Select(p => p.TryGetProperty("text", out var t) ? t.GetString() : ""));
     }
 
     private static bool IsStream(JsonElement request) =>

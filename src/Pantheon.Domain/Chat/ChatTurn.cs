@@ -1,6 +1,7 @@
 namespace Pantheon.Domain.Chat;
 
-public enum TurnRole { User, Assistant }
+/// <summary>Who a turn is: the user's message, the model's reply, or a step of an agent turn (a tool call, its result).</summary>
+public enum TurnRole { User, Assistant, ToolCall, ToolResult }
 
 public enum TurnStatus { Sent, Complete, Interrupted, Truncated, Failed }
 
@@ -20,10 +21,17 @@ public sealed record ChatTurn(Guid MessageId, TurnRole Role, string Content, str
 
     public static ChatTurn Of(ReplyInterrupted e) => new(e.MessageId, TurnRole.Assistant, "", e.Model, e.At, TurnStatus.Interrupted);
 
+    /// <summary>A tool call of an agent turn, its content the tool and its (recorded) arguments.</summary>
+    public static ChatTurn Of(ToolCallRequested e) =>
+        new(e.MessageId, TurnRole.ToolCall, $"{e.Tool} {e.Arguments}", "", e.At, TurnStatus.Sent);
+
+    public static ChatTurn Of(ToolResultReceived e) =>
+        new(e.MessageId, TurnRole.ToolResult, $"{e.Tool}: {e.Summary}", "", e.At, e.IsError ? TurnStatus.Failed : TurnStatus.Complete);
+
     public static ChatTurn Of(ReplyFailed e) => new(e.MessageId, TurnRole.Assistant, e.Message, e.Model, e.At, TurnStatus.Failed);
 
-    /// <summary>Whether a later message sends this turn back to the model: failures never go.</summary>
-    public bool GoesInContext => Status is not TurnStatus.Failed;
+    /// <summary>Whether a later message sends this turn back to the model: failures and an agent's steps never go.</summary>
+    public bool GoesInContext => Status is not TurnStatus.Failed && Role is TurnRole.User or TurnRole.Assistant;
 
     /// <summary>
     /// The earlier turns to send with a new message: newest kept first until <paramref name="budgetCharacters"/>

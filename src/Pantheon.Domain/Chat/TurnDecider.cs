@@ -3,7 +3,8 @@ using Pantheon.Domain.Settings;
 namespace Pantheon.Domain.Chat;
 
 /// <summary>A message for a conversation, as the user sent it (already validated).</summary>
-public sealed record SendMessage(string UserId, string Message, Guid? ProjectId, string? Model, ModelParameters? Parameters);
+public sealed record SendMessage(
+    string UserId, string Message, Guid? ProjectId, string? Model, ModelParameters? Parameters, bool Tools = false);
 
 /// <summary>A user's own OpenAI-compatible model, as a turn may route to it.</summary>
 public sealed record CustomModel(string ModelId, string Endpoint, Guid? KeyId, ModelParameters Parameters);
@@ -34,7 +35,7 @@ public sealed record Turn(
     public const string CustomProvider = "custom";
 }
 
-public enum RefusalReason { ProjectNotFound, CustomModelKeyRevoked, NoKey }
+public enum RefusalReason { ProjectNotFound, CustomModelKeyRevoked, NoKey, ToolsUnavailable }
 
 public abstract record TurnDecision;
 
@@ -106,7 +107,8 @@ public static class TurnDecider
 
     /// <summary>
     /// A turn sent at <paramref name="sentAt"/> with no outcome yet is abandoned once it is older than the longest a reply
-    /// may take plus a margin: a live process records an outcome within the limit, so such a turn's process died.
+    /// may take plus a margin: a live process records an outcome within the limit, so such a turn's process died. An agent
+    /// turn passes the time its next step was due from instead (<see cref="AgentDecider.ActiveAt"/>): each step is bounded.
     /// </summary>
     public static bool IsAbandoned(DateTimeOffset sentAt, DateTimeOffset now, TimeSpan maxReply, TimeSpan margin) =>
         now - sentAt > maxReply + margin;

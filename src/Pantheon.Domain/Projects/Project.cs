@@ -20,6 +20,8 @@ public sealed partial class Project
     public string? StartReason { get; set; }
     /// <summary>When the VM last became ready: idleness counts from here when nothing used it since.</summary>
     public DateTimeOffset? ReadySince { get; set; }
+    /// <summary>Which agent tool calls wait for the owner's approval.</summary>
+    public ToolApproval ToolApproval { get; set; } = ToolApproval.None;
     public int Version { get; set; }
 
     public static Project Create(ProjectRequested e) =>
@@ -96,6 +98,8 @@ public sealed partial class Project
     }
 
     public void Apply(VmStartFailed e) => Status = ProjectStatuses.After(e, Status);
+
+    public void Apply(ToolApprovalChanged e) => ToolApproval = e.Approval;
 }
 
 /// <summary>The one mapping from a project's events to its status: the aggregate, the read model and live updates use it.</summary>
@@ -162,6 +166,13 @@ public sealed record LifecycleDecision(IReadOnlyList<object> Events, ProjectStat
 /// </summary>
 public static class ProjectDecider
 {
+    /// <summary>The owner's <c>tool_approval</c>: nothing when it is already so, nothing on a deleted project.</summary>
+    public static object[] SetToolApproval(Project project, ToolApproval approval, DateTimeOffset now) =>
+        project.Status is ProjectStatus.Deleting or ProjectStatus.Deleted
+        || project.ToolApproval.Mode == approval.Mode && project.ToolApproval.Tools.SequenceEqual(approval.Tools)
+            ? []
+            : [new ToolApprovalChanged(project.Id, approval.Mode, [.. approval.Tools], now)];
+
     public static ProjectRequested Request(Guid id, string ownerId, string name, string os, DateTimeOffset now) =>
         new(id, ownerId, name, os, now);
 

@@ -11,7 +11,8 @@ namespace Pantheon.Handlers.Chat;
 
 /// <summary>
 /// Closes turns whose process died mid-reply: a message with no outcome past <c>Chat:MaxReplySeconds</c> plus
-/// <c>Chat:AbandonedTurnMarginSeconds</c> gets <see cref="ReplyInterrupted"/> (with the turn's correlation id and user) and
+/// <c>Chat:AbandonedTurnMarginSeconds</c> (for an agent turn, counted from its last step or a pending approval's expiry:
+/// <see cref="OpenTurn.ActiveAt"/>, so a long run that is alive is never closed) gets <see cref="ReplyInterrupted"/> (with the turn's correlation id and user) and
 /// its budget hold back, in one transaction. Runs at start-up and every <c>Chat:AbandonedTurnSweepSeconds</c> in every
 /// process; the append states the conversation's version it read before it checked that the turn is still open, so of
 /// several sweepers (and the turn's own process, see <see cref="ConversationAppender"/>) exactly one closes a turn. A live
@@ -34,9 +35,10 @@ public sealed class AbandonedTurns(
             var cutoff = now - maxReply - margin;
             IReadOnlyList<OpenTurn> due;
             await using (var query = store.QuerySession())
-                due = await query.Query<OpenTurn>().Where(t => t.SentAt < cutoff).OrderBy(t => t.SentAt).Take(BatchSize).ToListAsync(ct);
+                due = await query.Query<OpenTurn>().Where(t => t.SentAt < cutoff && (t.ActiveAt == null || t.ActiveAt < cutoff))
+                    .OrderBy(t => t.SentAt).Take(BatchSize).ToListAsync(ct);
             var before = closed;
-            foreach (var turn in due.Where(t => TurnDecider.IsAbandoned(t.SentAt, now, maxReply, margin)))
+            foreach (var turn in due.Where(t => TurnDecider.IsAbandoned(t.DueFrom(), now, maxReply, margin)))
                 if (await CloseAsync(turn, ct)) closed++;
             if (due.Count < BatchSize || closed == before) break;
         }

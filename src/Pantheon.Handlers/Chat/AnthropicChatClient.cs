@@ -10,7 +10,7 @@ namespace Pantheon.Handlers.Chat;
 
 /// <summary>
 /// An <see cref="IChatClient"/> speaking Anthropic's Messages API. Anthropic is not OpenAI-compatible, and the
-/// text-only subset we need is small enough that a hand-written client beats another SDK dependency.
+/// subset we need (text, tool use, images) is small enough that a hand-written client beats another SDK dependency.
 /// </summary>
 public sealed class AnthropicChatClient(HttpClient http, Uri baseUrl, string apiKey, string model) : IChatClient
 {
@@ -30,18 +30,21 @@ public sealed class AnthropicChatClient(HttpClient http, Uri baseUrl, string api
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
         var root = doc.RootElement;
         var text = new StringBuilder();
+        var calls = new List<AIContent>();
         if (root.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
             foreach (var block in content.EnumerateArray())
                 if (Str(block, "type") == "text") text.Append(Str(block, "text"));
+                else if (Str(block, "type") == "tool_use")
+                    calls.Add(Call(Str(block, "id"), Str(block, "name"), block.TryGetProperty("input", out var input) ? input.GetRawText() : "{}"));
 
-        var input = Int(root, "usage", "input_tokens");
+        var tokensIn = Int(root, "usage", "input_tokens");
         var output = Int(root, "usage", "output_tokens");
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, [new TextContent(text.ToString()), .. calls]))
         {
             ResponseId = Str(root, "id"),
             ModelId = Str(root, "model") ?? model,
             FinishReason = MapStopReason(Str(root, "stop_reason")),
-            Usage = Usage(input, output),
+            Usage = Usage(tokensIn, output),
         };
     }
 
@@ -57,6 +60,7 @@ public sealed class AnthropicChatClient(HttpClient http, Uri baseUrl, string api
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
         string? id = null, modelId = model;
         long? input = null;
+        var tools = new Dictionary<long, (string? Id, string? Name, StringBuilder Json)>(); // tool_use blocks by index, until they stop
         await foreach (var item in SseParser.Create(body).EnumerateAsync(cancellationToken))
         {
             using var doc = JsonDocument.Parse(item.Data);
@@ -70,6 +74,19 @@ public sealed class AnthropicChatClient(HttpClient http, Uri baseUrl, string api
                     break;
                 case "content_block_delta" when Str(data, "delta", "type") == "text_delta":
                     yield return new ChatResponseUpdate(ChatRole.Assistant, Str(data, "delta", "text") ?? "")
+                    {
+                        ResponseId = id, MessageId = id, ModelId = modelId,
+                    };
+                    break;
+                case "content_block_start" when Str(data, "content_block", "type") == "tool_use":
+                    tools[Int(data, "index") ?? -1] = (Str(data, "content_block", "id"), Str(data, "content_block", "name"), new StringBuilder());
+                    break;
+                case "content_block_delta" when Str(data, "delta", "type") == "input_json_delta":
+                    if (tools.TryGetValue(Int(data, "index") ?? -1, out var open)) open.Json.Append(Str(data, "delta", "partial_json"));
+                    break;
+                case "content_block_stop" when tools.Remove(Int(data, "index") ?? -1, out var done):
+                    // The input is whole only now: its fragments need not be valid JSON on their own.
+                    yield return new ChatResponseUpdate(ChatRole.Assistant, [Call(done.Id, done.Name, done.Json.ToString())])
                     {
                         ResponseId = id, MessageId = id, ModelId = modelId,
                     };
@@ -111,11 +128,14 @@ public sealed class AnthropicChatClient(HttpClient http, Uri baseUrl, string api
         // Anthropic takes the system prompt as a top-level field, not as a message.
         var system = string.Join("\n\n", list.Where(m => m.Role == ChatRole.System).Select(m => m.Text));
         if (system.Length > 0) body["system"] = system;
-        body["messages"] = new JsonArray([.. list.Where(m => m.Role != ChatRole.System).Select(m => (JsonNode)new JsonObject
-        {
-            ["role"] = m.Role == ChatRole.Assistant ? "assistant" : "user",
-            ["content"] = m.Text,
-        })]);
+        body["messages"] = Messages(list.Where(m => m.Role != ChatRole.System));
+        if (options?.Tools is { Count: > 0 } declared)
+            body["tools"] = new JsonArray([.. declared.OfType<AIFunctionDeclaration>().Select(f => (JsonNode)new JsonObject
+            {
+                ["name"] = f.Name,
+                ["description"] = f.Description,
+                ["input_schema"] = JsonNode.Parse(f.JsonSchema.GetRawText()),
+            })]);
         if (stream) body["stream"] = true;
 
         // Provider-specific knobs (top_k, metadata, thinking...) travel untouched as top-level fields.
@@ -138,6 +158,67 @@ public sealed class AnthropicChatClient(HttpClient http, Uri baseUrl, string api
         request.Headers.Add("anthropic-version", ApiVersion);
         if (stream) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         return request;
+    }
+
+    /// <summary>
+    /// Messages as Anthropic's content blocks: text as a plain string (as before tools), tool calls as <c>tool_use</c>, their
+    /// results (the tool role) as <c>tool_result</c> blocks of a user turn, images as base64 <c>image</c> blocks. Turns of
+    /// the same role in a row become one, since the API alternates user and assistant.
+    /// </summary>
+    private static JsonArray Messages(IEnumerable<ChatMessage> messages)
+    {
+        var turns = new JsonArray();
+        JsonObject? last = null;
+        foreach (var message in messages)
+        {
+            var role = message.Role == ChatRole.Assistant ? "assistant" : "user";
+            var plain = message.Contents.All(c => c is TextContent);
+            if (plain && last?["role"]?.GetValue<string>() != role)
+            {
+                last = new JsonObject { ["role"] = role, ["content"] = message.Text };
+                turns.Add(last);
+                continue;
+            }
+            var blocks = new JsonArray([.. message.Contents.Select(Block).OfType<JsonNode>()]);
+            if (last?["role"]?.GetValue<string>() == role)
+            {
+                if (last["content"] is JsonValue text) last["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text.GetValue<string>() });
+                foreach (var block in blocks.ToList()) { blocks.Remove(block); ((JsonArray)last["content"]!).Add(block); }
+                continue;
+            }
+            last = new JsonObject { ["role"] = role, ["content"] = blocks };
+            turns.Add(last);
+        }
+        return turns;
+    }
+
+    private static JsonNode? Block(AIContent content) => content switch
+    {
+        TextContent { Text.Length: > 0 } t => new JsonObject { ["type"] = "text", ["text"] = t.Text },
+        FunctionCallContent call => new JsonObject
+        {
+            ["type"] = "tool_use", ["id"] = call.CallId, ["name"] = call.Name,
+            ["input"] = JsonSerializer.SerializeToNode(call.Arguments ?? new Dictionary<string, object?>()),
+        },
+        FunctionResultContent result => new JsonObject
+        {
+            ["type"] = "tool_result", ["tool_use_id"] = result.CallId,
+            ["content"] = result.Result is string text ? text : JsonSerializer.Serialize(result.Result),
+            ["is_error"] = result.Exception is not null,
+        },
+        DataContent { MediaType: var type } data when type.StartsWith("image/", StringComparison.Ordinal) => new JsonObject
+        {
+            ["type"] = "image",
+            ["source"] = new JsonObject { ["type"] = "base64", ["media_type"] = type, ["data"] = Convert.ToBase64String(data.Data.Span) },
+        },
+        _ => null,
+    };
+
+    /// <summary>A <c>tool_use</c> block as the call Microsoft.Extensions.AI hands on (arguments as JSON elements).</summary>
+    private static FunctionCallContent Call(string? id, string? name, string json)
+    {
+        var arguments = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json.Length > 0 ? json : "{}") ?? [];
+        return new FunctionCallContent(id ?? "", name ?? "", arguments.ToDictionary(a => a.Key, a => (object?)a.Value));
     }
 
     private static async Task ThrowIfFailedAsync(HttpResponseMessage response, CancellationToken ct)
@@ -166,6 +247,7 @@ public sealed class AnthropicChatClient(HttpClient http, Uri baseUrl, string api
         null => null,
         "end_turn" or "stop_sequence" => ChatFinishReason.Stop,
         "max_tokens" => ChatFinishReason.Length,
+        "tool_use" => ChatFinishReason.ToolCalls,
         _ => new ChatFinishReason(reason),
     };
 

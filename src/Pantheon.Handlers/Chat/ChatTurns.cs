@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 using Marten;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Pantheon.Domain.Budgets;
 using Pantheon.Domain.Chat;
+using Pantheon.Domain.Projects;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
 using Pantheon.Handlers.Budgets;
@@ -25,8 +27,11 @@ public sealed record TurnStart(TurnRefused? Refused, ProviderTurn? Call, OverBud
 /// <summary>The turn's worst case does not fit the user's month as it stands.</summary>
 public sealed record OverBudget(BudgetStatus Status, BudgetEstimate Estimate);
 
-/// <summary>How a turn ended: the reply as recorded, or the provider's failure as recorded.</summary>
-public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failure);
+/// <summary>
+/// How a turn ended: the reply as recorded, or the provider's failure as recorded; an agent turn's tool calls in
+/// <see cref="Steps"/>.
+/// </summary>
+public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failure, IReadOnlyList<AgentStep>? Steps = null);
 
 /// <summary>
 /// The chat turn flow: one batched read, the pure <see cref="TurnDecider"/>, the <see cref="MessageSent"/> commit,
@@ -34,7 +39,7 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// </summary>
 public sealed class ChatTurns(
     IDocumentStore store, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, BudgetLedger budgets,
-    TimeProvider time, ILogger<ChatTurns> logger)
+    IToolHost toolHost, ToolApprovals approvals, TimeProvider time, ILogger<ChatTurns> logger)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
     private readonly string _contextSql =
@@ -76,6 +81,24 @@ public sealed class ChatTurns(
         if (decision is TurnRefused refused) return new TurnStart(refused, null);
         var (turn, sent) = (TurnPlanned)decision;
 
+        // An agent turn needs its project's tools before anything is held or recorded: without them it cannot run.
+        AgentRun? agent = null;
+        if (message.Tools)
+        {
+            var project = (await projectRead)!;
+            try
+            {
+                var session = await toolHost.OpenAsync(project.Id, ct);
+                agent = new AgentRun(session, new ToolApproval(project.ToolApproval, project.ApprovalTools), approvals,
+                    new AgentRules(defaults.MaxToolRounds, TimeSpan.FromSeconds(defaults.ApprovalTimeoutSeconds)), setup.Budgeted);
+            }
+            catch (ToolsUnavailableException e)
+            {
+                logger.LogWarning(e, "The tools of project {ProjectId} could not be listed", project.Id);
+                return new TurnStart(new TurnRefused(RefusalReason.ToolsUnavailable, e.Message), null);
+            }
+        }
+
         var key = keys.ForTarget(userKeys, turn.Target);
         var client = turn.Target.Endpoint is { } endpoint
             ? clients.ForEndpoint(endpoint, turn.Target.Model, key?.Secret)
@@ -85,19 +108,44 @@ public sealed class ChatTurns(
         // budget in force there is nothing to hold: the turn is charged after its reply, off the path to the first token.
         var estimate = budgets.Estimate([.. turn.Context.Select(t => t.Content), turn.Message], turn.Parameters.MaxTokens);
         var hold = setup.Budgeted ? await budgets.Reserve(userId, estimate, ct, turn.MessageId) : new BudgetDecision(budgets.Unreserved(userId, estimate), null);
-        if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
+        if (hold.Refused is { } status)
+        {
+            if (agent is not null) await agent.Session.DisposeAsync();
+            return new TurnStart(null, null, new OverBudget(status, estimate));
+        }
 
         // The message is kept even when the provider never answers. Its commit runs while the provider is called
         // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails).
         var appender = new ConversationAppender(store, conversationId, userId, correlationId, version);
         var recording = appender.AppendAsync([sent], CancellationToken.None);
-        return new TurnStart(null, new ProviderTurn(turn, sent, client, appender, recording, hold.Reservation!, defaults, time, logger));
+        return new TurnStart(null,
+            new ProviderTurn(turn, sent, client, appender, recording, hold.Reservation!, budgets, defaults, agent, time, logger));
     }
 }
 
+/// <summary>What a turn hands its caller as it goes: text, and an agent turn's calls, approvals and results.</summary>
+public abstract record TurnStep;
+
+public sealed record DeltaStep(string Text) : TurnStep;
+
+public sealed record ToolCallStep(Guid CallId, int Round, string Tool, string Arguments) : TurnStep;
+
+public sealed record ApprovalStep(Guid CallId, string Tool, string Arguments, DateTimeOffset ExpiresAt) : TurnStep;
+
+public sealed record ToolResultStep(Guid CallId, string Tool, string Result, bool IsError, int Images) : TurnStep;
+
+/// <summary>One tool call of an agent turn as its answer reports it: arguments as recorded, the approval's end if it had one.</summary>
+public sealed record AgentStep(Guid CallId, int Round, string Tool, string Arguments, string? Approval, string Result, bool IsError);
+
+/// <summary>An agent turn's tools, its project's approval setting, and the rules of its rounds.</summary>
+public sealed record AgentRun(IToolSession Session, ToolApproval Approval, ToolApprovals Approvals, AgentRules Rules, bool Budgeted);
+
 /// <summary>
-/// One provider call, always streamed from the provider so that every limit holds: the first-token timeout, the
-/// idle gap between chunks, the total time, and the reply size (past it the reply is cut and the connection closed).
+/// One turn's provider calls, always streamed from the provider so that every limit holds: the first-token timeout, the
+/// idle gap between chunks, the total time, and the reply size (past it the reply is cut and the connection closed). An
+/// agent turn (<see cref="AgentRun"/>) loops: each model call that asks for tools is a round whose decisions are
+/// <see cref="AgentDecider"/>'s, whose calls run against the project's tools API, and whose steps are recorded on the
+/// conversation before the next call; each round holds its own part of the user's budget.
 /// </summary>
 public sealed class ProviderTurn
 {
@@ -105,32 +153,41 @@ public sealed class ProviderTurn
     private readonly IChatClient _client;
     private readonly ConversationAppender _appender;
     private readonly Task _recording;
-    private readonly BudgetReservation _budget;
+    private readonly BudgetLedger _budgets;
     private readonly ChatDefaults _limits;
+    private readonly AgentRun? _agent;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private BudgetReservation _hold;
 
     internal ProviderTurn(Turn turn, MessageSent sent, IChatClient client, ConversationAppender appender, Task recording,
-        BudgetReservation budget, ChatDefaults limits, TimeProvider time, ILogger logger) =>
-        (Turn, _sent, _client, _appender, _recording, _budget, _limits, _time, _logger) =
-        (turn, sent, client, appender, recording, budget, limits, time, logger);
+        BudgetReservation hold, BudgetLedger budgets, ChatDefaults limits, AgentRun? agent, TimeProvider time, ILogger logger) =>
+        (Turn, _sent, _client, _appender, _recording, _hold, _budgets, _limits, _agent, _time, _logger) =
+        (turn, sent, client, appender, recording, hold, budgets, limits, agent, time, logger);
 
     public Turn Turn { get; }
 
     /// <summary>
-    /// Calls the provider, hands each piece of text to <paramref name="onDelta"/> (when given), and records the
-    /// outcome. <paramref name="clientGone"/> cancelled mid-reply records what arrived as interrupted.
+    /// Calls the provider, hands each piece of text and each agent step to <paramref name="onStep"/> (when given), and records
+    /// the outcome. <paramref name="clientGone"/> cancelled mid-reply records what arrived as interrupted.
     /// </summary>
-    public async Task<TurnOutcome> RunAsync(Func<string, Task>? onDelta, CancellationToken clientGone)
+    public async Task<TurnOutcome> RunAsync(Func<TurnStep, Task>? onStep, CancellationToken clientGone)
     {
-        // The hold is settled to what the reply cost; on any other way out (a failure, an exception) it goes back.
-        await using var budget = _budget;
         using var unrecorded = new CancellationTokenSource();
         var recording = CancelOnFailure(_recording, unrecorded);
-        var outcome = await CallAsync(onDelta, clientGone, unrecorded.Token);
-        // The provider has spent these tokens whether or not anything below commits, so they count first.
-        if (outcome.Reply is { } reply)
-            await budget.Settle(reply.TokensIn + reply.TokensOut is > 0 and var tokens ? tokens : null, reply.Text.Length);
+        TurnOutcome outcome;
+        try
+        {
+            outcome = _agent is null
+                ? await SettledAsync(await CallAsync(Messages(), Options(Turn.Parameters), onStep, clientGone, unrecorded.Token))
+                : await AgentAsync(_agent, recording, onStep, clientGone, unrecorded.Token);
+        }
+        finally
+        {
+            // The hold is settled to what the reply cost; on any other way out (a failure, an exception) it goes back.
+            await _hold.DisposeAsync();
+            if (_agent is not null) await _agent.Session.DisposeAsync();
+        }
 
         try
         {
@@ -151,6 +208,175 @@ public sealed class ProviderTurn
         return outcome;
     }
 
+    /// <summary>The provider has spent these tokens whether or not anything after commits, so they count first.</summary>
+    private async Task<TurnOutcome> SettledAsync(TurnOutcome round)
+    {
+        if (round.Reply is { } reply)
+            await _hold.Settle(reply.TokensIn + reply.TokensOut is > 0 and var tokens ? tokens : null, reply.Text.Length);
+        return round;
+    }
+
+    private async Task<TurnOutcome> AgentAsync(
+        AgentRun agent, Task recording, Func<TurnStep, Task>? onStep, CancellationToken clientGone, CancellationToken unrecorded)
+    {
+        var messages = Messages();
+        var options = Options(Turn.Parameters);
+        options.Tools = [.. agent.Session.Tools];
+        options.ToolMode = ChatToolMode.Auto;
+        var (text, steps) = (new StringBuilder(), new List<AgentStep>());
+        long tokensIn = 0, tokensOut = 0, latency = 0;
+        TurnOutcome Ended(ReplyEnd end, string? finish) =>
+            new(Turn, new Reply(text.ToString(), finish, tokensIn, tokensOut, latency, end), null, steps);
+
+        for (var round = 1; ; round++)
+        {
+            if (round > 1 && await HoldNextRoundAsync(agent, messages, round) is { } spent) return spent with { Steps = steps };
+            var calls = new List<FunctionCallContent>();
+            var called = await SettledAsync(await CallAsync(messages, options, onStep, clientGone, unrecorded, calls));
+            if (called.Reply is not { } reply) return called with { Steps = steps };
+            text.Append(reply.Text);
+            (tokensIn, tokensOut, latency) = (tokensIn + reply.TokensIn, tokensOut + reply.TokensOut, latency + reply.LatencyMs);
+            if (reply.End != ReplyEnd.Complete) return Ended(reply.End, reply.FinishReason);
+
+            var requested = calls.Select(c => new RequestedCall(c.CallId, c.Name, Arguments(c))).ToList();
+            switch (AgentDecider.Round(Turn, round, requested, agent.Approval, agent.Rules, Guid.CreateVersion7, _time.GetUtcNow()))
+            {
+                case RoundAnswered:
+                    return Ended(ReplyEnd.Complete, reply.FinishReason);
+                case RoundsExhausted exhausted:
+                    text.Append(text.Length > 0 ? "\n\n" : "").Append(exhausted.Notice);
+                    if (onStep is not null) await onStep(new DeltaStep(exhausted.Notice));
+                    return Ended(ReplyEnd.Complete, AgentDecider.RoundsExhaustedReason);
+                case RunCalls run:
+                    try
+                    {
+                        await recording; // the steps go after the message
+                    }
+                    catch (Exception)
+                    {
+                        return Failed(ProviderFailure.NotRecorded()); // RunAsync records the message with its failure
+                    }
+                    if (!await _appender.AppendAsync(run.Events, CancellationToken.None, closes: Turn.MessageId))
+                        return Ended(ReplyEnd.Interrupted, ChatTurn.Interrupted); // closed meanwhile as abandoned
+                    messages.Add(new ChatMessage(ChatRole.Assistant,
+                        [.. reply.Text.Length > 0 ? [new TextContent(reply.Text)] : Array.Empty<AIContent>(), .. calls]));
+                    try
+                    {
+                        await RunCallsAsync(agent, run, round, messages, steps, onStep, clientGone);
+                    }
+                    catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
+                    {
+                        return Ended(ReplyEnd.Interrupted, ChatTurn.Interrupted);
+                    }
+                    catch (TurnClosedException)
+                    {
+                        return Ended(ReplyEnd.Interrupted, ChatTurn.Interrupted);
+                    }
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each call in order: announced, held for approval when the project's setting says so, run against the tools API (or
+    /// answered with why not), its result recorded and added for the model; a screenshot follows as an image.
+    /// </summary>
+    private async Task RunCallsAsync(AgentRun agent, RunCalls run, int round, List<ChatMessage> messages, List<AgentStep> steps,
+        Func<TurnStep, Task>? onStep, CancellationToken clientGone)
+    {
+        var images = new List<AIContent>();
+        foreach (var call in run.Calls)
+        {
+            var recorded = run.Events.OfType<ToolCallRequested>().Single(e => e.CallId == call.CallId).Arguments;
+            if (onStep is not null) await onStep(new ToolCallStep(call.CallId, round, call.Request.Tool, recorded));
+            string? approval = null;
+            if (call.ExpiresAt is { } expires)
+            {
+                await agent.Approvals.OpenAsync(call.CallId, Turn.UserId, Turn.ConversationId, Turn.MessageId, call.Request.Tool, expires,
+                    clientGone);
+                if (onStep is not null) await onStep(new ApprovalStep(call.CallId, call.Request.Tool, recorded, expires));
+                approval = await agent.Approvals.WaitAsync(call.CallId, expires, clientGone);
+                var (events, refusal) = AgentDecider.Answered(Turn, call, approval, agent.Rules.ApprovalTimeout, _time.GetUtcNow());
+                await AppendStepAsync(events);
+                if (refusal is not null)
+                {
+                    await ResultAsync(call, refusal, isError: true, 0);
+                    continue;
+                }
+            }
+
+            var watch = Stopwatch.StartNew();
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(clientGone);
+            bound.CancelAfter(TimeSpan.FromSeconds(_limits.MaxReplySeconds));
+            ToolOutcome outcome;
+            try
+            {
+                outcome = await agent.Session.CallAsync(call.Request.Tool, Arguments(call.Request.Arguments), bound.Token);
+            }
+            catch (OperationCanceledException) when (!clientGone.IsCancellationRequested)
+            {
+                outcome = new ToolOutcome($"The call did not finish within {_limits.MaxReplySeconds} s (Chat:MaxReplySeconds).", [], true);
+            }
+            var result = outcome.Text.Length > 0 ? outcome.Text : outcome.IsError ? "The call failed." : "Done.";
+            await AppendStepAsync([AgentDecider.Returned(Turn, call, result, outcome.IsError, watch.ElapsedMilliseconds, _time.GetUtcNow())]);
+            await ResultAsync(call, result, outcome.IsError, outcome.Images.Count);
+            foreach (var image in outcome.Images)
+                images.AddRange([new TextContent($"The image {call.Request.Tool} returned ({call.Request.ProviderCallId}):"),
+                    new DataContent(image.Data, image.MediaType)]);
+
+            async Task ResultAsync(PlannedCall planned, string text, bool isError, int imageCount)
+            {
+                messages.Add(new ChatMessage(ChatRole.Tool,
+                    [new FunctionResultContent(planned.Request.ProviderCallId, text) { Exception = isError ? new ToolCallFailed(text) : null }]));
+                steps.Add(new AgentStep(planned.CallId, round, planned.Request.Tool, recorded, approval, text, isError));
+                if (onStep is not null) await onStep(new ToolResultStep(planned.CallId, planned.Request.Tool, text, isError, imageCount));
+            }
+        }
+        // Images cannot travel in a tool message to every provider: they follow the results as the user's own.
+        if (images.Count > 0) messages.Add(new ChatMessage(ChatRole.User, images));
+    }
+
+    private async Task AppendStepAsync(object[] events)
+    {
+        if (!await _appender.AppendAsync(events, CancellationToken.None, closes: Turn.MessageId)) throw new TurnClosedException();
+    }
+
+    /// <summary>Holds the next round's worst case; a user whose month has no room left ends the turn with a 402.</summary>
+    private async Task<TurnOutcome?> HoldNextRoundAsync(AgentRun agent, List<ChatMessage> messages, int round)
+    {
+        var estimate = _budgets.Estimate(messages.Select(m => string.Concat(m.Contents.Select(ContentText))), Turn.Parameters.MaxTokens);
+        if (!agent.Budgeted)
+        {
+            _hold = _budgets.Unreserved(Turn.UserId, estimate);
+            return null;
+        }
+        // The turn's message id again: whoever closes the turn as abandoned gives this hold back.
+        var decision = await _budgets.Reserve(Turn.UserId, estimate, CancellationToken.None, Turn.MessageId);
+        if (decision.Reservation is { } held)
+        {
+            _hold = held;
+            return null;
+        }
+        return Failed(new ProviderFailure(402, null,
+            $"The monthly token budget has no room for round {round} of the agent turn ({estimate.Total} tokens held per round).", null,
+            "Budgets", "Budget spent"));
+    }
+
+    private static string ContentText(AIContent content) => content switch
+    {
+        TextContent t => t.Text,
+        FunctionCallContent c => c.Name + JsonSerializer.Serialize(c.Arguments),
+        FunctionResultContent r => r.Result?.ToString() ?? "",
+        _ => "",
+    };
+
+    private static IReadOnlyDictionary<string, JsonElement> Arguments(FunctionCallContent call) =>
+        (call.Arguments ?? new Dictionary<string, object?>()).ToDictionary(a => a.Key,
+            a => a.Value is JsonElement e ? e : JsonSerializer.SerializeToElement(a.Value));
+
+    private static Dictionary<string, object?> Arguments(IReadOnlyDictionary<string, JsonElement> arguments) =>
+        arguments.ToDictionary(a => a.Key, a => (object?)a.Value);
+
     /// <summary>The commit of the turn's message; if it fails, <paramref name="cancel"/> stops the provider call at once.</summary>
     private static async Task CancelOnFailure(Task recording, CancellationTokenSource cancel)
     {
@@ -165,7 +391,9 @@ public sealed class ProviderTurn
         }
     }
 
-    private async Task<TurnOutcome> CallAsync(Func<string, Task>? onDelta, CancellationToken clientGone, CancellationToken unrecorded)
+    /// <summary>One model call; the tools it asks for go to <paramref name="calls"/>.</summary>
+    private async Task<TurnOutcome> CallAsync(List<ChatMessage> messages, ChatOptions options, Func<TurnStep, Task>? onStep,
+        CancellationToken clientGone, CancellationToken unrecorded, List<FunctionCallContent>? calls = null)
     {
         var provider = Turn.Target.Provider;
         var watch = Stopwatch.StartNew();
@@ -179,17 +407,19 @@ public sealed class ProviderTurn
         var (updates, end) = (0, ReplyEnd.Complete);
         try
         {
-            await foreach (var update in _client.GetStreamingResponseAsync(Messages(), Options(Turn.Parameters), call.Token))
+            await foreach (var update in _client.GetStreamingResponseAsync(messages, options, call.Token))
             {
                 updates++;
                 gap.CancelAfter(TimeSpan.FromSeconds(_limits.IdleTimeoutSeconds));
-                foreach (var content in update.Contents.OfType<UsageContent>()) usage = content.Details;
+                foreach (var content in update.Contents)
+                    if (content is UsageContent u) usage = u.Details;
+                    else if (content is FunctionCallContent f) calls?.Add(f);
                 finish = update.FinishReason?.Value ?? finish;
                 if (update.Text is not { Length: > 0 } delta) continue;
                 var room = _limits.MaxReplyCharacters - text.Length;
                 if (delta.Length > room) (delta, end) = (delta[..room], ReplyEnd.Truncated);
                 text.Append(delta);
-                if (delta.Length > 0 && onDelta is not null) await onDelta(delta);
+                if (delta.Length > 0 && onStep is not null) await onStep(new DeltaStep(delta));
                 if (end == ReplyEnd.Truncated)
                 {
                     cut.Cancel(); // leaving the loop disposes the response: the provider's connection closes
@@ -249,4 +479,10 @@ public sealed class ProviderTurn
         PresencePenalty = (float?)p.PresencePenalty,
         FrequencyPenalty = (float?)p.FrequencyPenalty,
     };
+
+    /// <summary>A tool's error, as the model's provider client marks its result (Anthropic's <c>is_error</c>).</summary>
+    private sealed class ToolCallFailed(string message) : Exception(message);
+
+    /// <summary>The turn was closed meanwhile (recorded as abandoned): it stops where it is.</summary>
+    private sealed class TurnClosedException : Exception;
 }

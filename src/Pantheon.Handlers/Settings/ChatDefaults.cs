@@ -60,4 +60,19 @@ public sealed class ChatDefaults
 
     /// <summary>How much earlier conversation (in characters) goes with a new message; the oldest turns go first.</summary>
     public int HistoryBudgetCharacters { get; set; } = 48_000;
+
+    /// <summary>
+    /// The tools API as the backend reaches it (<c>Chat:ToolsUrl</c>): the MCP endpoint the agent loop calls with the
+    /// project's secret, on the main network.
+    /// </summary>
+    public string ToolsUrl { get; set; } = "http://127.0.0.1:8090/";
+
+    /// <summary>Model calls of an agent turn that may run tools (<c>Chat:MaxToolRounds</c>); past them the turn ends.</summary>
+    public int MaxToolRounds { get; set; } = 20;
+
+    /// <summary>How long a tool call waits for the owner's approval before it expires (<c>Chat:ApprovalTimeoutSeconds</c>).</summary>
+    public int ApprovalTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>How long an agent turn waits for its project's VM to be ready (<c>Chat:ProjectReadySeconds</c>).</summary>
+    public int ProjectReadySeconds { get; set; } = 600;
 }

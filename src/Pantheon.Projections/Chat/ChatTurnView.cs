@@ -57,6 +57,15 @@ public sealed class OpenTurn
     public string Model { get; set; } = "";
     public DateTimeOffset SentAt { get; set; }
 
+    /// <summary>
+    /// For an agent turn: from when its next step is due (its last step, or a pending approval's expiry; see
+    /// <see cref="AgentDecider.ActiveAt"/>). Null for a plain turn, which counts from <see cref="SentAt"/>.
+    /// </summary>
+    public DateTimeOffset? ActiveAt { get; set; }
+
+    /// <summary>From when the sweeper counts this turn's time without an outcome.</summary>
+    public DateTimeOffset DueFrom() => ActiveAt is { } active && active > SentAt ? active : SentAt;
+
     /// <summary>The message's version in the conversation's stream, where its correlation id is read back.</summary>
     public long Position { get; set; }
 }
@@ -69,12 +78,24 @@ public sealed class ChatTurnProjection : IProjection
 {
     public const string Name = "ChatTurns";
 
-    public Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
+    public async Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
     {
         foreach (var e in events)
         {
+            if (AgentDecider.ActiveAt(e.Data) is { } active && MessageOf(e.Data) is { } message
+                && await operations.LoadAsync<OpenTurn>(message, cancellation) is { } open)
+            {
+                open.ActiveAt = active;
+                operations.Store(open);
+            }
             switch (e.Data)
             {
+                case ToolCallRequested c:
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(c), c.ConversationId, c.CallId, e.Version));
+                    break;
+                case ToolResultReceived r:
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.CallId), e.Version));
+                    break;
                 case MessageSent m:
                     operations.Store(ChatTurnView.From(ChatTurn.Of(m), m.ConversationId, m.MessageId, e.Version));
                     operations.Store(new OpenTurn
@@ -100,6 +121,14 @@ public sealed class ChatTurnProjection : IProjection
                     break;
             }
         }
-        return Task.CompletedTask;
     }
+
+    private static Guid? MessageOf(object data) => data switch
+    {
+        ToolCallRequested e => e.MessageId,
+        ToolApprovalRequested e => e.MessageId,
+        ToolApprovalAnswered e => e.MessageId,
+        ToolResultReceived e => e.MessageId,
+        _ => null,
+    };
 }

@@ -28,6 +28,9 @@ public sealed class ProjectView
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? ReadyAt { get; set; }
+    /// <summary>The <c>tool_approval</c> setting: <c>never</c>, <c>always</c> or <c>tools</c> (then <see cref="ApprovalTools"/>).</summary>
+    public string ToolApproval { get; set; } = Domain.Projects.ToolApproval.Never;
+    public string[] ApprovalTools { get; set; } = [];
 }
 
 /// <summary>
@@ -118,6 +121,13 @@ public sealed partial class ProjectViewProjection : SingleStreamProjection<Proje
     {
         Moved(view, e, e.At);
         view.FailureReason = e.Reason;
+    }
+
+    public void Apply(ToolApprovalChanged e, ProjectView view)
+    {
+        view.ToolApproval = e.Mode;
+        view.ApprovalTools = e.Tools;
+        view.UpdatedAt = e.At;
     }
 
     public bool ShouldDelete(ProjectDeleted e) => true;

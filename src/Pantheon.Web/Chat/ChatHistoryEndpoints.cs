@@ -39,10 +39,19 @@ public static class GetChatHistoryEndpoint
         var rows = await session.Query<ChatTurnView>().Where(t => t.ConversationId == id && t.Position > from)
             .OrderBy(t => t.Position).Take(size + 1).ToListAsync(ct);
         var page = rows.Take(size).ToList();
-        var turns = page.Select(t => new ChatTurnResponse(t.MessageId, t.Role == TurnRole.User ? "user" : "assistant",
+        var turns = page.Select(t => new ChatTurnResponse(t.MessageId, Role(t.Role),
             t.Content, t.Model, t.At, t.Status.ToString().ToLowerInvariant())).ToList();
         return Results.Json(new ChatHistoryResponse(id, project_id, turns, rows.Count > size ? page[^1].Position : null));
     }
+
+    /// <summary><c>user</c>, <c>assistant</c>, and an agent turn's steps: <c>tool_call</c> (tool and arguments), <c>tool_result</c>.</summary>
+    private static string Role(TurnRole role) => role switch
+    {
+        TurnRole.User => "user",
+        TurnRole.ToolCall => "tool_call",
+        TurnRole.ToolResult => "tool_result",
+        _ => "assistant",
+    };
 }
 
 public static class ClearChatHistoryEndpoint

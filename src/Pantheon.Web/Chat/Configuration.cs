@@ -19,6 +19,11 @@ public static class Configuration
         services.AddSingleton<ProviderKeys>();
         services.AddSingleton<ChatClients>();
         services.AddSingleton<ChatTurns>();
+        // Agent turns: the project's tools over MCP, approvals any process may answer, the project waited for.
+        services.AddSingleton<IToolHost, McpToolHost>();
+        services.AddSingleton<ToolApprovals>();
+        services.AddSingleton<INotificationListener>(s => s.GetRequiredService<ToolApprovals>());
+        services.AddSingleton<AgentProjects>();
         // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
         services.AddSingleton<ChatSetupCache>();
         services.AddSingleton<INotificationListener, ChatSetupListener>();
@@ -38,6 +43,7 @@ public static class Configuration
         opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<CustomModelView>().Index(x => x.UserId);
         opts.Schema.For<OpenTurn>().Duplicate(x => x.SentAt);
+        ToolApprovals.AddTable(opts);
         return opts;
     }
 

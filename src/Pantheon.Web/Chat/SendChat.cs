@@ -16,7 +16,8 @@ using Wolverine.Http;
 namespace Pantheon.Web.Chat;
 
 /// <summary><c>POST /api/chat</c>.</summary>
-public sealed record SendChat(string? Message, Guid? ProjectId, string? Model, ModelParameters? ModelParameters)
+/// <summary><c>tools: true</c> (with a <c>project_id</c>) lets the model use the project's tools: an agent turn.</summary>
+public sealed record SendChat(string? Message, Guid? ProjectId, string? Model, ModelParameters? ModelParameters, bool? Tools = null)
 {
     public sealed class Validator : AbstractValidator<SendChat>
     {
@@ -25,6 +26,8 @@ public sealed record SendChat(string? Message, Guid? ProjectId, string? Model, M
             RuleFor(x => x.Message).NotEmpty().MaximumLength(limits.MaxMessageCharacters)
                 .WithMessage($"message must be 1 to {limits.MaxMessageCharacters} characters (Chat:MaxMessageCharacters).");
             RuleFor(x => x.Model).MaximumLength(200).Matches(@"^[A-Za-z0-9][A-Za-z0-9._:/@+\-]*$").When(x => x.Model is not null);
+            RuleFor(x => x.ProjectId).NotNull().When(x => x.Tools == true)
+                .WithMessage("tools needs a project_id: the tools are a project's.");
             RuleFor(x => x.ModelParameters).Custom((parameters, context) =>
             {
                 foreach (var (field, message) in parameters?.Errors("model_parameters") ?? []) context.AddFailure(field, message);
@@ -35,7 +38,12 @@ public sealed record SendChat(string? Message, Guid? ProjectId, string? Model, M
 
 public sealed record ChatUsage(long InputTokens, long OutputTokens, long TotalTokens);
 
-public sealed record ChatReply(Guid ConversationId, Guid MessageId, string Reply, string Model, string? FinishReason, ChatUsage Usage);
+/// <summary>One tool call of an agent turn: its recorded arguments, its approval's end (if it needed one), its result.</summary>
+public sealed record ChatStep(Guid CallId, int Round, string Tool, string Arguments, string? Approval, string Result, bool IsError);
+
+/// <summary>A reply; an agent turn's tool calls in <see cref="Steps"/> (null for a turn without tools).</summary>
+public sealed record ChatReply(
+    Guid ConversationId, Guid MessageId, string Reply, string Model, string? FinishReason, ChatUsage Usage, IReadOnlyList<ChatStep>? Steps);
 
 /// <summary>
 /// Translates HTTP only: the turn is <see cref="ChatTurns"/> (its decisions are <see cref="TurnDecider"/>'s); this
@@ -47,12 +55,16 @@ public static class SendChatEndpoint
     [ProducesResponseType<ChatReply>(StatusCodes.Status200OK)]
     [ProducesResponseType<Projects.ProjectAccepted>(StatusCodes.Status202Accepted)]
     [ProducesEventStream("With `Accept: text/event-stream`: events `delta` ({\"text\"}), then `done` (conversation_id, message_id, "
-        + "model, finish_reason, usage) or, once streaming has begun, `error` ({\"status\", \"message\", \"limit\"}).")]
+        + "model, finish_reason, usage) or, once streaming has begun, `error` ({\"status\", \"message\", \"limit\"}). An agent turn "
+        + "(`tools: true`) also sends `tool_call` (call_id, round, tool, arguments), `approval_required` (call_id, tool, arguments, "
+        + "expires_at) and `tool_result` (call_id, tool, result, is_error, images) between its deltas.")]
     [ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity,
         StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout)]
     public static async Task<IResult> Post(
-        SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context, ProjectActivity activity)
+        SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context, ProjectActivity activity,
+        AgentProjects projects)
     {
+        var tools = command.Tools == true;
         if (command.ProjectId is { } projectId)
         {
             // A chat about a project is activity (idle stop), and needs its VM: a stopped one is started, and the client
@@ -60,10 +72,13 @@ public static class SendChatEndpoint
             var wake = await context.InvokeAsync<WakeAnswer>(new WakeProject(projectId, principal.UserId()), http.RequestAborted);
             if (!wake.Found) return Results.Problem(Infrastructure.Problems.NotFound("The project"));
             await activity.TouchAsync(projectId, http.RequestAborted);
-            if (wake.MustWait) return Results.Json(new Projects.ProjectAccepted(projectId, wake.Status),
+            if (wake.MustWait && !tools) return Results.Json(new Projects.ProjectAccepted(projectId, wake.Status),
                 statusCode: StatusCodes.Status202Accepted);
+            // An agent needs the VM itself: the turn waits for it, bounded.
+            if (tools && await projects.WaitReadyAsync(projectId, http.RequestAborted) is { } notReady) return NotReady(notReady);
         }
-        var message = new SendMessage(principal.UserId(), command.Message!, command.ProjectId, command.Model, command.ModelParameters);
+        var message = new SendMessage(
+            principal.UserId(), command.Message!, command.ProjectId, command.Model, command.ModelParameters, tools);
         var correlationId = context.CorrelationId is { Length: > 0 } id ? id : Guid.CreateVersion7().ToString();
         var start = await turns.StartAsync(message, correlationId, http.RequestAborted);
         if (start.Refused is { } refused) return Refusal(refused);
@@ -76,7 +91,8 @@ public static class SendChatEndpoint
         { Failure: { } failure } => Problem(outcome.Turn, failure),
         { Reply: { End: ReplyEnd.Interrupted } } => Results.Empty,
         { Reply: { } reply } => Results.Json(new ChatReply(
-            outcome.Turn.ConversationId, outcome.Turn.MessageId, reply.Text, outcome.Turn.ModelId, Finish(reply), Usage(reply))),
+            outcome.Turn.ConversationId, outcome.Turn.MessageId, reply.Text, outcome.Turn.ModelId, Finish(reply), Usage(reply),
+            outcome.Steps?.Select(s => new ChatStep(s.CallId, s.Round, s.Tool, s.Arguments, s.Approval, s.Result, s.IsError)).ToList())),
         _ => throw new InvalidOperationException("A turn ends with a reply or a failure."),
     };
 
@@ -92,10 +108,19 @@ public static class SendChatEndpoint
             http.Response.Headers.CacheControl = "no-cache";
             started = true;
         }
-        var outcome = await call.RunAsync(async delta =>
+        var outcome = await call.RunAsync(async step =>
         {
             Start();
-            await Write(http, "delta", new { text = delta }, ct);
+            await (step switch
+            {
+                DeltaStep d => Write(http, "delta", new { text = d.Text }, ct),
+                ToolCallStep c => Write(http, "tool_call", new { call_id = c.CallId, round = c.Round, tool = c.Tool, arguments = c.Arguments }, ct),
+                ApprovalStep a => Write(http, "approval_required",
+                    new { call_id = a.CallId, tool = a.Tool, arguments = a.Arguments, expires_at = a.ExpiresAt }, ct),
+                ToolResultStep r => Write(http, "tool_result",
+                    new { call_id = r.CallId, tool = r.Tool, result = r.Result, is_error = r.IsError, images = r.Images }, ct),
+                _ => Task.CompletedTask,
+            });
         }, ct);
 
         if (outcome.Failure is { } failure)
@@ -128,9 +153,20 @@ public static class SendChatEndpoint
         await http.Response.Body.FlushAsync(ct);
     }
 
+    private static IResult NotReady(ProjectNotReady notReady) => Results.Problem(statusCode: 503, title: "The project's VM is not ready",
+        detail: notReady.WaitedSeconds is { } seconds
+            ? $"The project's VM was not ready within {seconds} s (Chat:ProjectReadySeconds); it is {Live.ProjectUpdateNotifier.Wire(notReady.Status)}."
+            : $"The project is {Live.ProjectUpdateNotifier.Wire(notReady.Status)}: its tools cannot run.",
+        extensions: new Dictionary<string, object?>
+        {
+            ["status"] = Live.ProjectUpdateNotifier.Wire(notReady.Status),
+            ["limit"] = notReady.WaitedSeconds is null ? null : "Chat:ProjectReadySeconds",
+        });
+
     private static IResult Refusal(TurnRefused refused) => refused.Reason switch
     {
         RefusalReason.ProjectNotFound => Results.Problem(Infrastructure.Problems.NotFound("The project")),
+        RefusalReason.ToolsUnavailable => Results.Problem(statusCode: 503, title: "The tools API did not answer", detail: refused.Detail),
         _ => Results.Problem(statusCode: 422, title: "No usable API key", detail: refused.Detail,
             extensions: refused.Provider is null ? null : new Dictionary<string, object?> { ["provider"] = refused.Provider }),
     };

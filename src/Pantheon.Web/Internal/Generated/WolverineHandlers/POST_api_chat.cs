@@ -17,14 +17,16 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> _validatorOfSendChat;
+        private readonly Pantheon.Handlers.Chat.AgentProjects _agentProjects;
         private readonly Pantheon.Handlers.Chat.ChatTurns _chatTurns;
         private readonly Pantheon.Handlers.Projects.ProjectActivity _projectActivity;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Pantheon.Handlers.Chat.ChatTurns chatTurns, Pantheon.Handlers.Projects.ProjectActivity projectActivity, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Pantheon.Handlers.Chat.AgentProjects agentProjects, Pantheon.Handlers.Chat.ChatTurns chatTurns, Pantheon.Handlers.Projects.ProjectActivity projectActivity, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfSendChat = validatorOfSendChat;
+            _agentProjects = agentProjects;
             _chatTurns = chatTurns;
             _projectActivity = projectActivity;
             _wolverineRuntime = wolverineRuntime;
@@ -52,7 +54,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.Runtime.RequestIdMiddleware.Apply(httpContext, messageContext);
             
             // The actual HTTP request handler execution
-            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _chatTurns, messageContext, _projectActivity).ConfigureAwait(false);
+            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _chatTurns, messageContext, _projectActivity, _agentProjects).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
             
