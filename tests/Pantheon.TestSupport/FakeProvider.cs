@@ -35,6 +35,9 @@ public sealed record ScriptedCall(string Name, object Arguments, string? Id = nu
 /// </summary>
 public sealed record ScriptedRound(string Text = "", params ScriptedCall[] Calls)
 {
+    /// <summary>Awaited before the round is answered: a test holds the model until something it waits for happened.</summary>
+    public Func<Task>? Before { get; init; }
+
     public static ScriptedRound Call(string name, object arguments) => new("", new ScriptedCall(name, arguments));
 }
 
@@ -110,7 +113,10 @@ public sealed partial class FakeProvider : IAsyncDisposable
             if (behavior.Delay > TimeSpan.Zero) await Task.Delay(behavior.Delay, aborted);
             if (behavior.Garbage) await Garbage(ctx, body);
             else if (behavior.Status is null && Script.TryDequeue(out var round))
+            {
+                if (round.Before is { } before) await before();
                 await (respond == OpenAiHandler ? OpenAiRound(ctx, body, behavior, round) : AnthropicRound(ctx, body, behavior, round));
+            }
             else await respond(ctx, body, behavior);
         }
         catch (Exception e) when (aborted.IsCancellationRequested && e is OperationCanceledException or IOException)

@@ -28,7 +28,9 @@ public sealed class LiveUpdates(
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The project events a client is told about, by Marten's type name.</summary>
-    private static readonly Dictionary<string, Type> ProjectEvents = ProjectStatuses.EventTypes.ToDictionary(t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.Name), StringComparer.Ordinal);
+    /// <summary>Status changes, and the tools API's calls (<c>tool-activity</c>: an agent's, or a VM client's, steps as they happen).</summary>
+    private static readonly Dictionary<string, Type> ProjectEvents = ProjectStatuses.EventTypes.Append(typeof(ToolCalled))
+        .Append(typeof(ToolReturned)).ToDictionary(t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.Name), StringComparer.Ordinal);
 
     private readonly ConcurrentDictionary<LiveSocket, byte> _sockets = new();
     private readonly ConcurrentDictionary<Guid, string> _owners = new();
@@ -211,6 +213,11 @@ public sealed class LiveUpdates(
     private async Task Deliver(Row row, CancellationToken ct)
     {
         var data = JsonSerializer.Deserialize(row.Data!, ProjectEvents[row.Type])!;
+        if (data is ToolCalled or ToolReturned)
+        {
+            await DeliverTool(row, data, ct);
+            return;
+        }
         if (ProjectUpdateNotifier.StatusAfter(data) is not var (status, at)) return;
         var owner = (data as ProjectRequested)?.OwnerId ?? await OwnerOf(row.StreamId, ct);
         if (owner is null) return;
@@ -222,6 +229,30 @@ public sealed class LiveUpdates(
         foreach (var socket in _sockets.Keys)
             if (socket.UserId == owner && socket.Subscribed) socket.Enqueue(message);
         if (status == "deleted") _owners.TryRemove(row.StreamId, out _);
+    }
+
+    /// <summary>A tool call on the project (never its arguments' content nor a screenshot: the tool, the call, how it ended).</summary>
+    private async Task DeliverTool(Row row, object data, CancellationToken ct)
+    {
+        if (await OwnerOf(row.StreamId, ct) is not { } owner) return;
+        _owners[row.StreamId] = owner;
+        var message = data switch
+        {
+            ToolCalled c => JsonSerializer.Serialize(new
+            {
+                type = "tool-activity", project_id = row.StreamId, @event = row.Type, call_id = c.CallId, tool = c.Tool, at = c.At,
+                sequence = row.Sequence,
+            }),
+            ToolReturned r => JsonSerializer.Serialize(new
+            {
+                type = "tool-activity", project_id = row.StreamId, @event = row.Type, call_id = r.CallId, tool = r.Tool, at = r.At,
+                sequence = row.Sequence, error = r.Error, duration_ms = r.DurationMs,
+            }),
+            _ => null,
+        };
+        if (message is null) return;
+        foreach (var socket in _sockets.Keys)
+            if (socket.UserId == owner && socket.Subscribed) socket.Enqueue(message);
     }
 
     private async Task<string?> OwnerOf(Guid projectId, CancellationToken ct)

@@ -21,7 +21,8 @@ public sealed record DesktopProject(Guid Id, string Token, Subnet Subnet, string
 public sealed class ToolsFixture : AppFixture, IAsyncLifetime
 {
     public WebApplication Tools { get; private set; } = null!;
-    public int Port { get; private set; }
+    /// <summary>The tools API's port, chosen before the backend starts so that its agent turns know where to call.</summary>
+    public int Port { get; } = FreePort();
     public const long MaxWriteBytes = 4096;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -31,12 +32,16 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
     {
         settings["Vm:Image"] = "pantheon/test-desktop:latest";
         settings["Vm:BootTimeoutSeconds"] = "120";
+        settings["Chat:ToolsUrl"] = $"http://127.0.0.1:{Port}/";
+        settings["Chat:ApprovalTimeoutSeconds"] = ApprovalTimeoutSeconds.ToString();
+        settings["Chat:MaxToolRounds"] = MaxToolRounds.ToString();
     }
+
+    public const int ApprovalTimeoutSeconds = 6, MaxToolRounds = 3;
 
     public async Task StartToolsAsync()
     {
         if (Tools is not null) return;
-        Port = FreePort();
         var settings = TestSettings.Base();
         settings["Tools:Urls"] = $"http://0.0.0.0:{Port}";
         settings["Tools:Port"] = Port.ToString();
