@@ -6,6 +6,7 @@ using Pantheon.Benchmarks;
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- live [events] [clients] [export-events]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- viewer [runs]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- tools [calls]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- agent [turns]
 return args.FirstOrDefault() switch
 {
     "provisioning" => await Run(ProvisioningBenchmark.RunAsync, args[1..]),
@@ -14,6 +15,7 @@ return args.FirstOrDefault() switch
     "live" => await Run(LiveBenchmark.RunAsync, args[1..]),
     "viewer" => await Run(ViewerBenchmark.RunAsync, args[1..]),
     "tools" => await Run(ToolsBenchmark.RunAsync, args[1..]),
+    "agent" => await Run(AgentBenchmark.RunAsync, args[1..]),
     _ => Usage(),
 };
 
@@ -25,6 +27,6 @@ static async Task<int> Run(Func<string[], Task> benchmark, string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200] | tools [calls=100]");
+    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200] | tools [calls=100] | agent [turns=50]");
     return 2;
 }

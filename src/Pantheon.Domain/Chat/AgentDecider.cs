@@ -7,11 +7,8 @@ namespace Pantheon.Domain.Chat;
 /// <summary>A tool call as the model asked for it: its own id, the tool, and the arguments' JSON object.</summary>
 public sealed record RequestedCall(string ProviderCallId, string Tool, IReadOnlyDictionary<string, JsonElement> Arguments);
 
-/// <summary>One call the round runs: ours and the model's ids, and whether it waits for approval until <see cref="ExpiresAt"/>.</summary>
-public sealed record PlannedCall(Guid CallId, RequestedCall Request, DateTimeOffset? ExpiresAt)
-{
-    public bool NeedsApproval => ExpiresAt is not null;
-}
+/// <summary>One call the round runs: ours and the model's ids, and whether it waits for the owner's approval first.</summary>
+public sealed record PlannedCall(Guid CallId, RequestedCall Request, bool NeedsApproval);
 
 /// <summary>The <c>Chat</c> settings an agent round depends on.</summary>
 public sealed record AgentRules(int MaxToolRounds, TimeSpan ApprovalTimeout);
@@ -48,19 +45,19 @@ public static class AgentDecider
         if (round > rules.MaxToolRounds)
             return new RoundsExhausted($"[The turn ended: the model asked for more tools after {rules.MaxToolRounds} rounds "
                 + "(Chat:MaxToolRounds).]");
-        var planned = calls.Select(c => new PlannedCall(newId(), c, approval.Needs(c.Tool) ? now + rules.ApprovalTimeout : null)).ToList();
-        var events = new List<object>();
-        foreach (var call in planned)
-        {
-            var arguments = ToolRules.RecordedArguments(call.Request.Arguments);
-            events.Add(new ToolCallRequested(turn.ConversationId, turn.MessageId, call.CallId, call.Request.ProviderCallId, round,
-                call.Request.Tool, arguments, now));
-            if (call.ExpiresAt is { } expires)
-                events.Add(new ToolApprovalRequested(turn.ConversationId, turn.MessageId, call.CallId, call.Request.Tool, arguments, expires,
-                    now));
-        }
+        var planned = calls.Select(c => new PlannedCall(newId(), c, approval.Needs(c.Tool))).ToList();
+        var events = planned.Select(call => (object)new ToolCallRequested(turn.ConversationId, turn.MessageId, call.CallId,
+            call.Request.ProviderCallId, round, call.Request.Tool, ToolRules.RecordedArguments(call.Request.Arguments), now));
         return new RunCalls(planned, [.. events]);
     }
+
+    /// <summary>
+    /// A call that needs approval waits for it when its turn comes (the calls of a round run in order): it expires
+    /// <see cref="AgentRules.ApprovalTimeout"/> from then.
+    /// </summary>
+    public static ToolApprovalRequested AwaitApproval(Turn turn, PlannedCall call, AgentRules rules, DateTimeOffset now) =>
+        new(turn.ConversationId, turn.MessageId, call.CallId, call.Request.Tool, ToolRules.RecordedArguments(call.Request.Arguments),
+            now + rules.ApprovalTimeout, now);
 
     /// <summary>
     /// How an approval ended. Approved: the answer only, the call runs next. Refused or expired: the answer and the result

@@ -290,12 +290,14 @@ public sealed class ProviderTurn
             var recorded = run.Events.OfType<ToolCallRequested>().Single(e => e.CallId == call.CallId).Arguments;
             if (onStep is not null) await onStep(new ToolCallStep(call.CallId, round, call.Request.Tool, recorded));
             string? approval = null;
-            if (call.ExpiresAt is { } expires)
+            if (call.NeedsApproval)
             {
-                await agent.Approvals.OpenAsync(call.CallId, Turn.UserId, Turn.ConversationId, Turn.MessageId, call.Request.Tool, expires,
-                    clientGone);
-                if (onStep is not null) await onStep(new ApprovalStep(call.CallId, call.Request.Tool, recorded, expires));
-                approval = await agent.Approvals.WaitAsync(call.CallId, expires, clientGone);
+                var asked = AgentDecider.AwaitApproval(Turn, call, agent.Rules, _time.GetUtcNow());
+                await agent.Approvals.OpenAsync(call.CallId, Turn.UserId, Turn.ConversationId, Turn.MessageId, call.Request.Tool,
+                    asked.ExpiresAt, clientGone);
+                await AppendStepAsync([asked]);
+                if (onStep is not null) await onStep(new ApprovalStep(call.CallId, call.Request.Tool, recorded, asked.ExpiresAt));
+                approval = await agent.Approvals.WaitAsync(call.CallId, asked.ExpiresAt, clientGone);
                 var (events, refusal) = AgentDecider.Answered(Turn, call, approval, agent.Rules.ApprovalTimeout, _time.GetUtcNow());
                 await AppendStepAsync(events);
                 if (refusal is not null)

@@ -33,11 +33,12 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
         settings["Vm:Image"] = "pantheon/test-desktop:latest";
         settings["Vm:BootTimeoutSeconds"] = "120";
         settings["Chat:ToolsUrl"] = $"http://127.0.0.1:{Port}/";
+        settings["Chat:TimeoutSeconds"] = "60"; // a scripted model may hold its answer until the VM did something
         settings["Chat:ApprovalTimeoutSeconds"] = ApprovalTimeoutSeconds.ToString();
         settings["Chat:MaxToolRounds"] = MaxToolRounds.ToString();
     }
 
-    public const int ApprovalTimeoutSeconds = 6, MaxToolRounds = 3;
+    public const int ApprovalTimeoutSeconds = 8, MaxToolRounds = 3;
 
     public async Task StartToolsAsync()
     {
