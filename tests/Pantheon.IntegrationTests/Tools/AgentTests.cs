@@ -106,17 +106,28 @@ public class AgentTests(ToolsFixture tools)
             new ScriptedRound("Done."));
         var stranger = TestSettings.TokenFor(TestSettings.NewUser("stranger"));
         var answers = 0;
-
-        var events = await StreamChat(token, new { message = "write both", model = "openai/gpt-4o", project_id = project.Id, tools = true },
-            async (name, data) =>
+        var before = (await Timeline(project.Id, token)).Count;
+        // The owner answers each approval as it is asked for on the turn's timeline: approves the first, refuses the second.
+        var answering = Task.Run(async () =>
+        {
+            var answered = new HashSet<Guid>();
+            while (answered.Count < 2)
             {
-                if (name != "approval_required") return;
-                var call = data.GetProperty("call_id").GetGuid();
-                data.GetProperty("tool").GetString().ShouldBe("write_file");
-                await Host.Send(HttpMethod.Post, $"/api/chat/approvals/{call}", stranger, new { approve = true }, status: 404);
-                await Host.Send(HttpMethod.Post, $"/api/chat/approvals/{call}", token, new { approve = answers++ == 0 });
-                await Host.Send(HttpMethod.Post, $"/api/chat/approvals/{call}", token, new { approve = true }, status: 409);
-            });
+                var asked = (await Timeline(project.Id, token)).Skip(before).Select(e => e.Data).OfType<ToolApprovalRequested>()
+                    .Where(a => !answered.Contains(a.CallId)).ToList();
+                foreach (var call in asked.Select(a => a.CallId))
+                {
+                    await Host.Send(HttpMethod.Post, $"/api/chat/approvals/{call}", stranger, new { approve = true }, status: 404);
+                    await Host.Send(HttpMethod.Post, $"/api/chat/approvals/{call}", token, new { approve = answers++ == 0 });
+                    await Host.Send(HttpMethod.Post, $"/api/chat/approvals/{call}", token, new { approve = true }, status: 409);
+                    answered.Add(call);
+                }
+                await Task.Delay(50); // polling the timeline
+            }
+        });
+
+        var events = await StreamChat(token, new { message = "write both", model = "openai/gpt-4o", project_id = project.Id, tools = true });
+        await answering;
 
         answers.ShouldBe(2);
         events.Count(e => e.Name == "approval_required").ShouldBe(2); // list_files needs none

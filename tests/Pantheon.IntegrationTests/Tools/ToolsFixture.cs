@@ -38,7 +38,7 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
         settings["Chat:MaxToolRounds"] = MaxToolRounds.ToString();
     }
 
-    public const int ApprovalTimeoutSeconds = 8, MaxToolRounds = 3;
+    public const int ApprovalTimeoutSeconds = 8, MaxToolRounds = 5;
 
     public async Task StartToolsAsync()
     {
