@@ -117,17 +117,20 @@ public sealed class KilledAgentTests
             var body = await response.Content.ReadAsStreamAsync();
             // Byte by byte, so that nothing after the approval's event is read ahead and lost to the caller.
             var line = new List<byte>();
+            var seen = new System.Text.StringBuilder();
             var approval = false;
             while (true)
             {
                 var b = body.ReadByte();
-                if (b < 0) throw new InvalidOperationException("the stream ended before an approval was asked for");
+                if (b < 0)
+                    throw new InvalidOperationException($"the stream ended before an approval was asked for: {seen}\n{node.Log[^Math.Min(4000, node.Log.Length)..]}");
                 if (b != '\n')
                 {
                     line.Add((byte)b);
                     continue;
                 }
                 var text = System.Text.Encoding.UTF8.GetString([.. line]);
+                seen.AppendLine(text);
                 line.Clear();
                 if (text == "event: approval_required") approval = true;
                 else if (approval && text.StartsWith("data: ", StringComparison.Ordinal))

@@ -60,7 +60,7 @@ public class AgentTests(ToolsFixture tools)
         requests[0].Body.GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("function").GetProperty("name").GetString())
             .ShouldContain("screenshot");
         var second = requests[1].Body.GetProperty("messages").EnumerateArray().ToList();
-        var asked = second.Single(m => m.GetProperty("role").GetString() == "assistant").GetProperty("tool_calls")[0];
+        var asked = second.Last(m => m.GetProperty("role").GetString() == "assistant").GetProperty("tool_calls")[0];
         second.Single(m => m.GetProperty("role").GetString() == "tool").GetProperty("tool_call_id").GetString()
             .ShouldBe(asked.GetProperty("id").GetString());
         second.Last().GetProperty("role").GetString().ShouldBe("user");
