@@ -60,11 +60,11 @@ public sealed class KilledAgentTests
         a.Kill();
         killedBody.Dispose();
         killedHttp.Dispose();
+        await a.RestartAsync();
 
         // B's run waits longer than the limit and the margin for its approval, which then comes: it is alive all along.
         fake.Scripted(ScriptedRound.Call("list_files", new { }), new ScriptedRound("listed for the living"));
         var (liveHttp, liveBody) = await UntilApproval(b, liveUser, projects[liveUser], out var callId);
-        await a.RestartAsync();
         using (var live = new NodeClient(b, TestSettings.TokenFor(liveUser)))
         {
             // Past the limit and margin (from the message), with sweeps every second on both nodes, the turn stays open.

@@ -22,6 +22,9 @@ public class AgentTests(ToolsFixture tools)
     public async Task a_scripted_model_screenshots_clicks_the_xterm_types_a_command_and_reads_back_the_file_it_wrote()
     {
         var (project, token) = await Agent("openai");
+        // A desktop that has just booted may not show its terminal yet: the model's click would land on the bare screen.
+        await Eventually.Get(() => tools.InVmAsync(project, "sh", "-c", "grep -qx xterm /proc/[0-9]*/comm"), r => r.ExitCode == 0,
+            TimeSpan.FromSeconds(60), "the desktop's xterm to run", pollMilliseconds: 500);
         var marker = $"agent-{Guid.NewGuid():N}";
         var file = Path.Combine(project.Folder, $"{marker}.txt");
         Fake.Scripted(
