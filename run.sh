@@ -28,9 +28,10 @@ web() {
     dotnet run --project "$PROJECT" -c "$CONFIG" --no-build --no-launch-profile -- "$@"
 }
 
-# Create/patch the Marten/Wolverine schema (JasperFx `resources setup`).
+# Create/patch the Marten/Wolverine schema, the application role's rights and the row policies (JasperFx
+# `resources setup`, as the owner role); the backend itself runs as the application role and changes no schema.
 apply_schema() {
-    echo "[run] applying schema (resources setup)" >&2
+    echo "[run] applying schema (resources setup, as pantheon_owner)" >&2
     web resources setup
 }
 

@@ -243,6 +243,13 @@ _ensure_postgres_locked() {
         _p_log "creating database $PANTHEON_PG_DB"
         _p_psql -d postgres -c "CREATE DATABASE \"$PANTHEON_PG_DB\""
     fi
+    ensure_db_roles "$PANTHEON_PG_DB"
+}
+
+# The owner role (schema changes: `resources setup`) and the application role (what the backend runs as), with
+# their rights on database $1; scripts/db-roles.sql says what each may do. Idempotent.
+ensure_db_roles() {
+    _p_psql -d "$1" -f "$ROOT/scripts/db-roles.sql" >/dev/null
 }
 
 ensure_postgres() {
@@ -253,8 +260,10 @@ ensure_postgres() {
 
 _p_export_pg() {
     export PANTHEON_PG_PORT
-    export PANTHEON_CONNECTION_STRING="Host=127.0.0.1;Port=$PANTHEON_PG_PORT;Database=$PANTHEON_PG_DB;Username=postgres;Password=postgres"
-    export ConnectionStrings__Marten="$PANTHEON_CONNECTION_STRING"
+    local at="Host=127.0.0.1;Port=$PANTHEON_PG_PORT;Database=$PANTHEON_PG_DB"
+    export PANTHEON_CONNECTION_STRING="$at;Username=postgres;Password=postgres"   # the superuser: roles, databases
+    export ConnectionStrings__Marten="$at;Username=pantheon_app;Password=pantheon_app"          # the backend
+    export ConnectionStrings__MartenOwner="$at;Username=pantheon_owner;Password=pantheon_owner"  # resources setup
 }
 
 # ---------------------------------------------------------------------------
@@ -613,7 +622,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
             all) ensure_all ;;
             ensure_postgres|ensure_docker|ensure_vm_image|ensure_desktop_image|stop_all|status) "$_p_cmd" ;;
             export_env) export_env
-                for _p_v in PANTHEON_CONNECTION_STRING ConnectionStrings__Marten Docker__Endpoint DOCKER_HOST; do
+                for _p_v in PANTHEON_CONNECTION_STRING ConnectionStrings__Marten ConnectionStrings__MartenOwner Docker__Endpoint DOCKER_HOST; do
                     printf 'export %s=%q\n' "$_p_v" "${!_p_v}"
                 done ;;
             *) _p_die "unknown command: $_p_cmd (try: all ensure_postgres ensure_docker ensure_vm_image export_env stop_all status)" ;;

@@ -2,6 +2,7 @@ using Marten;
 using Npgsql;
 using NpgsqlTypes;
 using Pantheon.Domain.Budgets;
+using Pantheon.Handlers.Infrastructure;
 
 namespace Pantheon.Handlers.Budgets;
 
@@ -38,7 +39,8 @@ public sealed class BudgetLedger
         var now = _time.GetUtcNow();
         var month = BudgetRules.MonthOf(now);
         var id = Guid.CreateVersion7();
-        await using var batch = _db.CreateBatch();
+        await using var scope = await Scope(ct);
+        await using var batch = scope.Batch();
         batch.BatchCommands.Add(Reclaim(userId, now));
         batch.BatchCommands.Add(Command($"""
             with lim as (select {Limit} as tokens),
@@ -54,6 +56,7 @@ public sealed class BudgetLedger
             """, userId, BudgetStreams.For(userId), BudgetStreams.Default, month, estimate.Total, id,
             now.AddSeconds(_settings.ReservationTimeoutSeconds)));
         var held = await batch.ExecuteScalarAsync(ct) is Guid;
+        await scope.CommitAsync(ct);
         return held
             ? new BudgetDecision(new BudgetReservation(this, id, userId, month, estimate), null)
             : new BudgetDecision(null, await Read(userId, ct));
@@ -72,7 +75,8 @@ public sealed class BudgetLedger
     public async Task<BudgetStatus> Read(string userId, CancellationToken ct)
     {
         var now = _time.GetUtcNow();
-        await using var batch = _db.CreateBatch();
+        await using var scope = await Scope(ct);
+        await using var batch = scope.Batch();
         batch.BatchCommands.Add(Reclaim(userId, now));
         batch.BatchCommands.Add(Command($"""
             select {Limit},
@@ -84,19 +88,32 @@ public sealed class BudgetLedger
         await reader.ReadAsync(ct);
         var source = Enum.Parse<BudgetSource>(reader.GetString(1), ignoreCase: true);
         var budget = reader.IsDBNull(0) ? (long?)null : reader.GetInt64(0);
-        return new BudgetStatus(budget, source, reader.GetInt64(2), reader.GetInt64(3), BudgetRules.ResetsAt(now));
+        var status = new BudgetStatus(budget, source, reader.GetInt64(2), reader.GetInt64(3), BudgetRules.ResetsAt(now));
+        await reader.CloseAsync();
+        await scope.CommitAsync(ct); // the reclaimed holds are given back
+        return status;
     }
 
     private async Task Finish(BudgetReservation reservation, long spent, CancellationToken ct)
     {
         // Settled after it expired: its hold was already given back, but what the provider spent still counts.
-        await using var command = _db.CreateCommand($"""
+        await using var scope = await Scope(ct);
+        await using var command = scope.Command($"""
             with gone as (delete from {_reservations} where id = $1 returning tokens)
             update {_ledger} set spent = spent + $2, reserved = reserved - coalesce((select tokens from gone), 0)
             where user_id = $3 and month = $4
             """);
         Add(command.Parameters, reservation.Id, spent, reservation.UserId, reservation.Month);
         await command.ExecuteNonQueryAsync(ct);
+        await scope.CommitAsync(ct);
+    }
+
+    /// <summary>A transaction for the flow's actor: the turn's user, or an operator route (the ledger has row policies).</summary>
+    private async Task<ActorTransaction> Scope(CancellationToken ct)
+    {
+        var actor = DatabaseActor.Current ?? throw new InvalidOperationException("The budget ledger was used with no database actor.");
+        var (connection, transaction) = await actor.BeginAsync(_db, ct);
+        return new ActorTransaction(connection, transaction);
     }
 
     /// <summary>Gives back the holds of turns that never settled (their process died), each exactly once.</summary>

@@ -7,6 +7,7 @@ using Pantheon.Domain.Chat;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
 using Pantheon.Handlers.Budgets;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
@@ -32,7 +33,7 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// then (in <see cref="ProviderTurn"/>) the provider call and the recorded outcome.
 /// </summary>
 public sealed class ChatTurns(
-    IDocumentStore store, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, BudgetLedger budgets,
+    IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, BudgetLedger budgets,
     TimeProvider time)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
@@ -47,7 +48,7 @@ public sealed class ChatTurns(
         var conversationId = UserId.ConversationStreamFor(userId, message.ProjectId);
 
         // What the turn needs of its conversation, in one round trip; the user's own setup usually from memory.
-        await using var query = store.QuerySession();
+        await using var query = await sessions.ForAsync(new DatabaseActor.User(userId), ct);
         var batch = query.CreateBatchQuery();
         var projectRead = message.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
         var streamRead = batch.Events.FetchStreamState(conversationId);
@@ -85,7 +86,7 @@ public sealed class ChatTurns(
         if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
 
         // The message is kept even when the provider never answers. This commit and the call could overlap.
-        var appender = new ConversationAppender(store, conversationId, userId, correlationId, version);
+        var appender = new ConversationAppender(sessions, conversationId, userId, correlationId, version);
         try
         {
             await appender.AppendAsync([sent], CancellationToken.None);

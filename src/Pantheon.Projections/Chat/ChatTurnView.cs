@@ -14,6 +14,9 @@ public sealed class ChatTurnView
     public Guid Id { get; set; }
     public Guid ConversationId { get; set; }
 
+    /// <summary>The conversation's user (the events' <c>user_name</c>): the row's owner for row-level security.</summary>
+    public string? UserId { get; set; }
+
     /// <summary>The version of the event in the conversation's stream: the conversation's order and the paging cursor.</summary>
     public long Position { get; set; }
 
@@ -29,9 +32,9 @@ public sealed class ChatTurnView
 
     public ChatTurn ToTurn() => new(MessageId, Role, Content, Model, At, Status);
 
-    public static ChatTurnView From(ChatTurn turn, Guid conversationId, Guid id, long position) => new()
+    public static ChatTurnView From(ChatTurn turn, Guid conversationId, Guid id, long position, string? userId) => new()
     {
-        Id = id, ConversationId = conversationId, Position = position, MessageId = turn.MessageId, Role = turn.Role,
+        Id = id, ConversationId = conversationId, UserId = userId, Position = position, MessageId = turn.MessageId, Role = turn.Role,
         Content = turn.Content, Model = turn.Model, At = turn.At, Status = turn.Status,
         ContextLength = turn.GoesInContext ? turn.Content.Length : 0,
     };
@@ -60,13 +63,13 @@ public sealed class ChatTurnProjection : IProjection
             switch (e.Data)
             {
                 case MessageSent m:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(m), m.ConversationId, m.MessageId, e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(m), m.ConversationId, m.MessageId, e.Version, e.UserName));
                     break;
                 case ReplyReceived r:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.MessageId), e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.MessageId), e.Version, e.UserName));
                     break;
                 case ReplyFailed f:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId, ChatTurnView.ReplyId(f.MessageId), e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId, ChatTurnView.ReplyId(f.MessageId), e.Version, e.UserName));
                     break;
                 case ChatCleared c:
                     operations.DeleteWhere<ChatTurnView>(t => t.ConversationId == c.ConversationId);

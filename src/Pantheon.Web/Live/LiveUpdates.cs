@@ -3,6 +3,7 @@ using System.Text.Json;
 using Marten;
 using Npgsql;
 using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Infrastructure;
 
 namespace Pantheon.Web.Live;
 
@@ -10,7 +11,7 @@ namespace Pantheon.Web.Live;
 /// Listens on PostgreSQL for project updates committed by any backend process and hands each to the sockets of
 /// the project's owner connected to this process. Owners of projects are looked up once and remembered.
 /// </summary>
-public sealed class LiveUpdates(NpgsqlDataSource database, IDocumentStore store, ILogger<LiveUpdates> logger) : BackgroundService
+public sealed class LiveUpdates(NpgsqlDataSource database, ActorSessions sessions, ILogger<LiveUpdates> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<LiveSocket, byte> _sockets = new();
     private readonly ConcurrentDictionary<Guid, string> _owners = new();
@@ -95,7 +96,7 @@ public sealed class LiveUpdates(NpgsqlDataSource database, IDocumentStore store,
     private async Task<string?> OwnerOf(Guid projectId, CancellationToken ct)
     {
         if (_owners.TryGetValue(projectId, out var owner)) return owner;
-        await using var session = store.QuerySession();
+        await using var session = await sessions.ForAsync(new DatabaseActor.System("live updates: project owners"), ct);
         var first = await session.Events.FetchStreamAsync(projectId, version: 1, token: ct);
         owner = first.Select(e => e.Data).OfType<ProjectRequested>().FirstOrDefault()?.OwnerId;
         if (owner is not null) _owners[projectId] = owner;

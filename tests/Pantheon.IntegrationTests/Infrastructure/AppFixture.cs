@@ -39,7 +39,7 @@ public class AppFixture : IAsyncLifetime
         settings["Chat:AllowedPrivateNetworks:0"] = "127.0.0.0/8";
         Configure(settings);
         Host = await StartAsync(settings, Logs);
-        await Host.ResetAllMartenDataAsync();
+        await Host.ResetAllPantheonDataAsync();
         await RemoveTestMachinesAsync();
     }
 
