@@ -249,7 +249,7 @@ _ensure_postgres_locked() {
 # The owner role (schema changes: `resources setup`) and the application role (what the backend runs as), with
 # their rights on database $1; scripts/db-roles.sql says what each may do. Idempotent.
 ensure_db_roles() {
-    _p_psql -d "$1" -f "$ROOT/scripts/db-roles.sql" >/dev/null
+    PGOPTIONS='-c client_min_messages=warning' _p_psql -d "$1" -f "$ROOT/scripts/db-roles.sql" >/dev/null
 }
 
 ensure_postgres() {
