@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the Pantheon backend locally (foreground) on http://127.0.0.1:3002.
+# Run the Pantheon backend locally (foreground) on http://127.0.0.1:3002, and the tools API (MCP) beside it on :8090.
 #   ./run.sh          ensure Postgres/Docker/images, build, apply schema,
 #                     print a dev token, then run the web app
 #   ./run.sh stop     stop the Postgres cluster and the dockerd started by scripts/prereqs.sh
@@ -55,8 +55,9 @@ if (exec 3<>"/dev/tcp/${HOSTPORT%%:*}/${HOSTPORT##*:}") 2>/dev/null; then
     exit 1
 fi
 
-echo "[run] dotnet build $PROJECT -c $CONFIG" >&2
+echo "[run] dotnet build $PROJECT src/Pantheon.Tools -c $CONFIG" >&2
 dotnet build "$PROJECT" -c "$CONFIG" -nologo -v quiet
+dotnet build src/Pantheon.Tools -c "$CONFIG" -nologo -v quiet
 
 apply_schema
 
@@ -73,5 +74,12 @@ MSG
 export ASPNETCORE_URLS="$URL"
 export Projects__DataRoot="${Projects__DataRoot:-$ROOT/.pantheon/data}"   # shared folders of development projects
 export Urls="$URL"   # appsettings*.json "Urls" would otherwise win over ASPNETCORE_URLS
+# The tools API: every address on :8090, so each project bridge's .1 too; as root it gives the bridges that address
+# and the firewall rules that keep a VM to it (Tools__ManageHostNetwork, on in Development; see the README).
+echo "[run] starting Pantheon.Tools on :8090" >&2
+# It connects as its own role (pantheon_tools): project rows and tool events only.
+ConnectionStrings__Marten="$PANTHEON_TOOLS_CONNECTION" dotnet run --project src/Pantheon.Tools -c "$CONFIG" --no-build --no-launch-profile &
+TOOLS_PID=$!
+trap 'kill "$TOOLS_PID" 2>/dev/null || true' EXIT
 echo "[run] starting Pantheon.Web on $URL (Ctrl-C to stop)" >&2
-exec dotnet run --project "$PROJECT" -c "$CONFIG" --no-build --no-launch-profile --
+dotnet run --project "$PROJECT" -c "$CONFIG" --no-build --no-launch-profile --

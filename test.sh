@@ -11,7 +11,14 @@ source "$ROOT/scripts/prereqs.sh"
 ensure_postgres
 ensure_docker
 ensure_vm_image
+# The viewer tests run pantheon/test-desktop (a debootstrap root, cached under .pantheon/images by its recipe's hash).
+ensure_desktop_image
 export_env
+# The fault suite stops and starts a Docker engine of its own (PrivateDockerEngine), never the shared one: it needs the
+# daemon's binaries here even when the shared engine is another machine's.
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v containerd >/dev/null 2>&1; then
+    _p_apt_install docker.io containerd runc iptables
+fi
 # The operations page is tested in Debian's headless Chromium.
 if ! command -v chromium >/dev/null 2>&1; then
     echo "[test] installing chromium" >&2
@@ -27,9 +34,16 @@ if [ ! -f "$SLN" ]; then
     exit 1
 fi
 
+# A hung test must not hang the run. xunit names every test running longer than 2 minutes (xunit.runner.json);
+# VSTest's blame collector stops a test host whose test has run PANTHEON_TEST_HANG_MINUTES (default 10) and prints
+# the tests that were running; the whole run ends after PANTHEON_TEST_TIMEOUT_MINUTES (default 40) whatever happens.
+HANG_MINUTES="${PANTHEON_TEST_HANG_MINUTES:-10}"
+TIMEOUT_MINUTES="${PANTHEON_TEST_TIMEOUT_MINUTES:-40}"
+BLAME=(--blame-hang --blame-hang-timeout "${HANG_MINUTES}m" --blame-hang-dump-type none)
+
 # .NET 10 SDK: with Microsoft.Testing.Platform opted in via global.json the
 # solution must be passed as --solution; classic VSTest takes it positionally.
 if [ -f global.json ] && grep -q 'Microsoft.Testing.Platform' global.json; then
-    exec dotnet test --solution "$SLN" "$@"
+    exec timeout --kill-after=60s "${TIMEOUT_MINUTES}m" dotnet test --solution "$SLN" "$@"
 fi
-exec dotnet test "$SLN" "$@"
+exec timeout --kill-after=60s "${TIMEOUT_MINUTES}m" dotnet test "$SLN" "${BLAME[@]}" "$@"

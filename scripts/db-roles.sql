@@ -3,6 +3,7 @@
 -- databases, and a deployment once before `resources setup`.
 --   pantheon_owner  owns the schema and applies schema changes (`resources setup`); never used by the running backend.
 --   pantheon_app    what the backend runs as: data rights only (granted by `resources setup`), no DDL, no BYPASSRLS.
+--   pantheon_tools  what the tools API runs as: reads projects, appends tool events (granted by `resources setup`).
 -- The passwords are the development defaults; a deployment sets its own (ALTER ROLE ... PASSWORD).
 DO $$
 BEGIN
@@ -14,9 +15,15 @@ BEGIN
     CREATE ROLE pantheon_app LOGIN PASSWORD 'pantheon_app' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
+DO $$
+BEGIN
+    CREATE ROLE pantheon_tools LOGIN PASSWORD 'pantheon_tools' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
 -- Roles made by an older run keep what they were made with: hold them to what this file says.
 ALTER ROLE pantheon_app NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 ALTER ROLE pantheon_owner NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+ALTER ROLE pantheon_tools NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 
 DO $$
 DECLARE
@@ -24,6 +31,7 @@ DECLARE
 BEGIN
     EXECUTE format('GRANT CONNECT, CREATE ON DATABASE %I TO pantheon_owner', current_database());
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO pantheon_app', current_database());
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO pantheon_tools', current_database());
     -- The application role creates nothing, anywhere: not in public either.
     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
     CREATE SCHEMA IF NOT EXISTS pantheon AUTHORIZATION pantheon_owner;

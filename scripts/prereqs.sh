@@ -29,7 +29,7 @@ PANTHEON_DEFAULT_DOCKER_HOST="unix:///var/run/docker.sock"
 PANTHEON_DOCKERD_LOG="$PANTHEON_STATE/dockerd.log"
 PANTHEON_DOCKERD_PID="$PANTHEON_STATE/dockerd.pid"
 
-PANTHEON_IMAGES_DIR="$PANTHEON_STATE/images"
+PANTHEON_IMAGES_DIR="${PANTHEON_IMAGES_DIR:-$PANTHEON_STATE/images}"
 # Bump when the image recipe changes in a way the hashed text does not show.
 PANTHEON_IMAGE_RECIPE_VERSION=1
 
@@ -264,6 +264,7 @@ _p_export_pg() {
     export PANTHEON_CONNECTION_STRING="$at;Username=postgres;Password=postgres"   # the superuser: roles, databases
     export ConnectionStrings__Marten="$at;Username=pantheon_app;Password=pantheon_app"          # the backend
     export ConnectionStrings__MartenOwner="$at;Username=pantheon_owner;Password=pantheon_owner"  # resources setup
+    export PANTHEON_TOOLS_CONNECTION="$at;Username=pantheon_tools;Password=pantheon_tools"        # the tools API
 }
 
 # ---------------------------------------------------------------------------
@@ -427,11 +428,11 @@ _p_image_label() {
 
 # _p_build_image <tag> <hash> <context-dir>   (Dockerfile already in context)
 _p_build_image() {
-    local tag=$1 hash=$2 ctx=$3
+    local tag=$1 hash=$2 ctx=$3; shift 3
     _p_log "building $tag ($hash)"
     # Classic builder: FROM scratch / local images only, no registry access,
     # and works whether or not the buildx plugin is installed.
-    DOCKER_BUILDKIT=0 docker build -q --label "pantheon.hash=$hash" -t "$tag" "$ctx" >/dev/null 2>"$ctx/build.err" ||
+    DOCKER_BUILDKIT=0 docker build -q --label "pantheon.hash=$hash" "$@" -t "$tag" "$ctx" >/dev/null 2>"$ctx/build.err" ||
         { cat "$ctx/build.err" >&2; _p_die "docker build $tag failed"; }
 }
 
@@ -515,6 +516,9 @@ ensure_vm_image() {
 # of its recipe, so only a changed recipe runs debootstrap again.
 
 PANTHEON_DESKTOP_RECIPE="$ROOT/images/test-desktop"
+# The image's tag; its root file system is imported as "$PANTHEON_DESKTOP_IMAGE-rootfs". Overridable, so that a cold
+# build can be timed beside the shared image (with PANTHEON_IMAGES_DIR pointing at an empty folder).
+PANTHEON_DESKTOP_IMAGE="${PANTHEON_DESKTOP_IMAGE:-pantheon/test-desktop}"
 
 # The Debian mirror this machine's apt sources name (deb822 or one-line format).
 _p_apt_mirror() {
@@ -529,11 +533,11 @@ _ensure_desktop_image_locked() {
     local h_rootfs h_image
     h_rootfs=$(cat "$PANTHEON_DESKTOP_RECIPE/rootfs.sh" "$PANTHEON_DESKTOP_RECIPE/packages.txt" | _p_sha)
     h_image=$({ echo "$h_rootfs"; cat "$PANTHEON_DESKTOP_RECIPE/Dockerfile" "$PANTHEON_DESKTOP_RECIPE/desktop-init"; } | _p_sha)
-    [ "$(_p_image_label pantheon/test-desktop:latest)" = "$h_image" ] && return 0
+    [ "$(_p_image_label "$PANTHEON_DESKTOP_IMAGE:latest")" = "$h_image" ] && return 0
 
     local d=$PANTHEON_IMAGES_DIR tar="$PANTHEON_IMAGES_DIR/test-desktop-rootfs-$h_rootfs.tar"
     mkdir -p "$d"
-    if [ "$(_p_image_label pantheon/test-desktop-rootfs:latest)" != "$h_rootfs" ]; then
+    if [ "$(_p_image_label "$PANTHEON_DESKTOP_IMAGE-rootfs:latest")" != "$h_rootfs" ]; then
         if [ ! -s "$tar" ]; then
             command -v debootstrap >/dev/null || _p_apt_install debootstrap
             local started=$SECONDS rootfs="$d/test-desktop-rootfs"
@@ -541,24 +545,25 @@ _ensure_desktop_image_locked() {
             rm -rf "$rootfs" "$d"/test-desktop-rootfs-*.tar
             _p_log "building the test desktop's root file system with debootstrap ($(_p_apt_mirror)); the first time takes minutes"
             bash "$PANTHEON_DESKTOP_RECIPE/rootfs.sh" "$rootfs" "$(_p_apt_mirror)" >>"$d/test-desktop-rootfs.log" 2>&1 ||
-                { tail -n 20 "$d/test-desktop-rootfs.log" >&2; _p_die "the test desktop's root file system failed (see $d/test-desktop-rootfs.log)"; }
+                { tail -n 20 "$d/test-desktop-rootfs.log" >&2
+                  _p_die "the test desktop's root file system failed (see $d/test-desktop-rootfs.log)"; }
             tar -C "$rootfs" -cf "$tar.part" . && mv "$tar.part" "$tar"
             rm -rf "$rootfs"
             _p_log "root file system built in $((SECONDS - started)) s ($(du -h "$tar" | cut -f1))"
         fi
-        docker import --change "LABEL pantheon.hash=$h_rootfs" "$tar" pantheon/test-desktop-rootfs:latest >/dev/null
+        docker import --change "LABEL pantheon.hash=$h_rootfs" "$tar" "$PANTHEON_DESKTOP_IMAGE-rootfs:latest" >/dev/null
     fi
     local ctx="$d/test-desktop"
     rm -rf "$ctx"; mkdir -p "$ctx"
     cp "$PANTHEON_DESKTOP_RECIPE/Dockerfile" "$PANTHEON_DESKTOP_RECIPE/desktop-init" "$ctx/"
-    _p_build_image pantheon/test-desktop:latest "$h_image" "$ctx"
+    _p_build_image "$PANTHEON_DESKTOP_IMAGE:latest" "$h_image" "$ctx" --build-arg "ROOTFS=$PANTHEON_DESKTOP_IMAGE-rootfs:latest"
     docker image prune -f --filter "label=pantheon.hash" >/dev/null 2>&1 || true
 }
 
 ensure_desktop_image() {
     _p_docker_ok || _p_die "docker is not reachable; run ensure_docker first"
     _p_locked images _ensure_desktop_image_locked
-    _p_log "image ready: pantheon/test-desktop"
+    _p_log "image ready: $PANTHEON_DESKTOP_IMAGE"
 }
 
 # ---------------------------------------------------------------------------
@@ -622,7 +627,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
             all) ensure_all ;;
             ensure_postgres|ensure_docker|ensure_vm_image|ensure_desktop_image|stop_all|status) "$_p_cmd" ;;
             export_env) export_env
-                for _p_v in PANTHEON_CONNECTION_STRING ConnectionStrings__Marten ConnectionStrings__MartenOwner Docker__Endpoint DOCKER_HOST; do
+                for _p_v in PANTHEON_CONNECTION_STRING ConnectionStrings__Marten ConnectionStrings__MartenOwner PANTHEON_TOOLS_CONNECTION Docker__Endpoint DOCKER_HOST; do
                     printf 'export %s=%q\n' "$_p_v" "${!_p_v}"
                 done ;;
             *) _p_die "unknown command: $_p_cmd (try: all ensure_postgres ensure_docker ensure_vm_image export_env stop_all status)" ;;

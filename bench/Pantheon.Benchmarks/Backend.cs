@@ -9,7 +9,7 @@ public static class Backend
     public static async Task<BackendProcess> StartAsync(IReadOnlyDictionary<string, string> extra)
     {
         var root = Root();
-        var output = Path.Combine(root, ".pantheon", "bench", "web");
+        var output = PublishDirectory;
         var publish = Process.Start("dotnet", ["publish", Path.Combine(root, "src", "Pantheon.Web"), "-c", "Release", "-o", output, "--nologo", "-v", "quiet"])!;
         await publish.WaitForExitAsync();
         if (publish.ExitCode != 0) throw new InvalidOperationException("dotnet publish failed");
@@ -26,8 +26,17 @@ public static class Backend
         };
         foreach (var (key, value) in Unlimited) settings[key.Replace(":", "__")] = value;
         foreach (var (key, value) in extra) settings[key] = value;
-        return await BackendProcess.StartAsync(Path.Combine(output, "Pantheon.Web"), [], output, settings);
+        return await BackendProcess.StartAsync(Binary, [], output, settings);
     }
+
+    /// <summary>
+    /// Where the backend is published: inside this checkout's build output, so that benchmarks run from two worktrees
+    /// (whose <c>.pantheon</c> may be one shared directory) never publish over each other.
+    /// </summary>
+    public static string PublishDirectory => Path.Combine(AppContext.BaseDirectory, "backend");
+
+    /// <summary>The published backend's executable.</summary>
+    public static string Binary => Path.Combine(PublishDirectory, "Pantheon.Web");
 
     /// <summary>A benchmark measures what the backend adds, not its limits: one user's load goes far past every default.</summary>
     public static readonly IReadOnlyDictionary<string, string> Unlimited = new Dictionary<string, string>

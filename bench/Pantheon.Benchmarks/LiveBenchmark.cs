@@ -29,7 +29,7 @@ public static class LiveBenchmark
         var events = args.Length > 0 ? int.Parse(args[0]) : 1000;
         var clients = args.Length > 1 ? int.Parse(args[1]) : 50;
         var exportEvents = args.Length > 2 ? int.Parse(args[2]) : 100_000;
-        var connection = await Database("pantheon_bench");
+        var connection = await Database();
         var settings = new Dictionary<string, string> { ["ConnectionStrings__Marten"] = connection, ["Auth__Issuer"] = "pantheon-bench", ["Auth__SigningKey"] = SigningKey };
 
         await using var backend = await Backend.StartAsync(settings);
@@ -56,8 +56,9 @@ public static class LiveBenchmark
         var user = $"bench-live-{Guid.NewGuid():N}";
         var token = DevTokens.Mint(new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = SigningKey }, user);
         var committed = new ConcurrentDictionary<Guid, long>();
+        var measured = new ConcurrentDictionary<Guid, bool>();
         var delays = new ConcurrentBag<double>();
-        var received = 0;
+        var (received, early) = (0, 0);
         using var stop = new CancellationTokenSource();
 
         var sockets = new List<ClientWebSocket>();
@@ -68,6 +69,7 @@ public static class LiveBenchmark
             await socket.SendAsync(Encoding.UTF8.GetBytes("""{"type":"subscribe","channel":"project-updates"}"""), WebSocketMessageType.Text, true, CancellationToken.None);
             sockets.Add(socket);
         }
+        var acknowledged = 0;
         var readers = sockets.Select(socket => Task.Run(async () =>
         {
             var buffer = new byte[8192];
@@ -76,33 +78,64 @@ public static class LiveBenchmark
                 var result = await socket.ReceiveAsync(buffer, stop.Token);
                 var arrived = Stopwatch.GetTimestamp();
                 using var message = JsonDocument.Parse(buffer.AsMemory(0, result.Count));
-                if (message.RootElement.GetProperty("type").GetString() != "project-updated") continue;
+                var type = message.RootElement.GetProperty("type").GetString();
+                if (type == "subscribed") Interlocked.Increment(ref acknowledged);
+                if (type != "project-updated") continue;
                 var id = message.RootElement.GetProperty("project_id").GetGuid();
-                while (!committed.TryGetValue(id, out _)) await Task.Yield(); // the commit clock is read just before the commit returns
-                delays.Add(Stopwatch.GetElapsedTime(committed[id], arrived).TotalMilliseconds);
+                // The commit clock is read once the commit has returned, so wait for it; a message that came sooner counts 0.
+                long at;
+                while (!committed.TryGetValue(id, out at)) await Task.Yield();
+                if (measured.ContainsKey(id))
+                {
+                    var delay = Stopwatch.GetElapsedTime(at, arrived).TotalMilliseconds;
+                    if (delay < 0) Interlocked.Increment(ref early);
+                    delays.Add(Math.Max(0, delay));
+                }
                 Interlocked.Increment(ref received);
             }
         })).ToList();
+        await Until(() => Volatile.Read(ref acknowledged) == clients, "every client's subscription to be acknowledged");
 
-        for (var i = 0; i < events; i++)
+        async Task Commit(bool measure)
         {
             var id = Guid.CreateVersion7();
             await using var session = store.LightweightSession();
             session.Events.StartStream(id, new ProjectRequested(id, user, "bench", ProjectOs.Windows11, DateTimeOffset.UtcNow));
-            var before = Stopwatch.GetTimestamp();
-            committed[id] = before;
+            if (measure) measured[id] = true;
             await session.SaveChangesAsync();
+            committed[id] = Stopwatch.GetTimestamp(); // the commit has returned: from here on the event is committed
+        }
+
+        // Warm-up, unmeasured: JIT, connection pools and the hub's first deliveries, each to every client.
+        const int WarmUp = 50;
+        for (var i = 0; i < WarmUp; i++) await Commit(measure: false);
+        await Until(() => Volatile.Read(ref received) >= WarmUp * clients, "the warm-up events at every client");
+
+        for (var i = 0; i < events; i++)
+        {
+            await Commit(measure: true);
             await Task.Delay(2);
         }
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (Volatile.Read(ref received) < events * clients && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await Until(() => Volatile.Read(ref received) >= (WarmUp + events) * clients, "every event at every client");
         await stop.CancelAsync();
         foreach (var socket in sockets) socket.Abort();
         await Task.WhenAll(readers.Select(r => r.ContinueWith(_ => { })));
 
         var sorted = delays.Order().ToList();
-        Console.WriteLine($"live: {events} events x {clients} clients, {sorted.Count} messages received; commit -> client delay " +
-                          $"median {sorted[sorted.Count / 2]:F2} ms, p99 {sorted[(int)Math.Ceiling(sorted.Count * 0.99) - 1]:F2} ms");
+        double Percentile(double p) => sorted[(int)Math.Ceiling(p * sorted.Count) - 1];
+        Console.WriteLine($"live: {events} events x {clients} clients after {WarmUp} warm-up events, {sorted.Count} samples; commit returned -> client " +
+                          $"delay p50 {Percentile(0.5):F2} ms, p90 {Percentile(0.9):F2} ms, p99 {Percentile(0.99):F2} ms, max {sorted[^1]:F2} ms " +
+                          $"({early} messages arrived before their commit returned, counted as 0)");
+    }
+
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
+            await Task.Delay(20);
+        }
     }
 
     private static async Task Export(IDocumentStore store, string connection, int wanted)
@@ -123,10 +156,14 @@ public static class LiveBenchmark
             }
         }
 
-        var binary = Path.Combine(Backend.Root(), ".pantheon", "bench", "web", "Pantheon.Web");
-        async Task<(TimeSpan Elapsed, long Lines)> Run(params string[] args)
+        var binary = Backend.Binary;
+        // Peak RSS from GNU time (%M, KiB): the export's memory must stay flat whatever the number of events.
+        async Task<(TimeSpan Elapsed, long Lines, long PeakKiB)> Run(params string[] args)
         {
-            var info = new ProcessStartInfo(binary, ["audit", "export", .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(binary)! };
+            var info = new ProcessStartInfo("/usr/bin/time", ["-f", "peak-rss-kib %M", binary, "audit", "export", .. args])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(binary)!,
+            };
             info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
             info.Environment["ConnectionStrings__Marten"] = connection;
             info.Environment["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef";
@@ -136,21 +173,35 @@ public static class LiveBenchmark
             info.Environment["Projects__ReconcilerEnabled"] = "false";
             var watch = Stopwatch.StartNew();
             using var process = Process.Start(info)!;
-            _ = process.StandardError.ReadToEndAsync();
+            var errors = process.StandardError.ReadToEndAsync();
+            var output = process.StandardOutput.BaseStream;
+            var buffer = new byte[1 << 16];
             long lines = 0;
-            while (await process.StandardOutput.ReadLineAsync() is not null) lines++;
+            int read;
+            while ((read = await output.ReadAsync(buffer)) > 0) lines += buffer.AsSpan(0, read).Count((byte)'\n');
             await process.WaitForExitAsync();
-            return (watch.Elapsed, lines);
+            var elapsed = watch.Elapsed;
+            var error = await errors;
+            if (process.ExitCode != 0) throw new InvalidOperationException($"audit export exited with {process.ExitCode}: {error}");
+            var peak = error.Split('\n').Where(l => l.StartsWith("peak-rss-kib ")).Select(l => long.Parse(l[13..])).Single();
+            return (elapsed, lines, peak);
         }
-        var (startup, _) = await Run("--stream", Guid.NewGuid().ToString()); // the same process exporting nothing
-        var (elapsed, count) = await Run();
-        Console.WriteLine($"export: {count} events in {elapsed.TotalSeconds:F2} s ({count / elapsed.TotalSeconds:F0} events/s end to end; " +
-                          $"{count / (elapsed - startup).TotalSeconds:F0} events/s past the {startup.TotalSeconds:F2} s start-up)");
+        for (var run = 1; run <= 3; run++)
+        {
+            var (startup, _, emptyPeak) = await Run("--stream", Guid.NewGuid().ToString()); // the same process exporting nothing
+            var (elapsed, count, peak) = await Run();
+            Console.WriteLine($"export run {run}: {count} events in {elapsed.TotalSeconds:F2} s ({count / elapsed.TotalSeconds:F0} events/s end to end; " +
+                              $"{count / (elapsed - startup).TotalSeconds:F0} events/s past the {startup.TotalSeconds:F2} s start-up); " +
+                              $"peak RSS {peak / 1024.0:F1} MiB (exporting nothing: {emptyPeak / 1024.0:F1} MiB)");
+        }
     }
 
-    private static async Task<string> Database(string name)
+    /// <summary>The database of <c>ConnectionStrings__Marten</c> when it is set (so that runs can be kept apart), else <c>pantheon_bench</c>; made when missing.</summary>
+    private static async Task<string> Database()
     {
-        var baseConnection = Environment.GetEnvironmentVariable("ConnectionStrings__Marten") ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres";
+        var given = Environment.GetEnvironmentVariable("ConnectionStrings__Marten");
+        var baseConnection = given ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres";
+        var name = given is null ? "pantheon_bench" : new NpgsqlConnectionStringBuilder(given).Database!;
         var admin = new NpgsqlConnectionStringBuilder(baseConnection) { Database = "postgres" }.ConnectionString;
         await using var db = new NpgsqlConnection(admin);
         await db.OpenAsync();

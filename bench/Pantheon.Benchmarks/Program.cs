@@ -1,13 +1,19 @@
 using Pantheon.Benchmarks;
 
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count] [parallel]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- lifecycle [rounds]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- chat [requests] [concurrency]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- live [events] [clients] [export-events]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- viewer [runs]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- tools [calls]
 return args.FirstOrDefault() switch
 {
     "provisioning" => await Run(ProvisioningBenchmark.RunAsync, args[1..]),
+    "lifecycle" => await Run(LifecycleBenchmark.RunAsync, args[1..]),
     "chat" => await Run(ChatBenchmark.RunAsync, args[1..]),
     "live" => await Run(LiveBenchmark.RunAsync, args[1..]),
+    "viewer" => await Run(ViewerBenchmark.RunAsync, args[1..]),
+    "tools" => await Run(ToolsBenchmark.RunAsync, args[1..]),
     _ => Usage(),
 };
 
@@ -19,6 +25,6 @@ static async Task<int> Run(Func<string[], Task> benchmark, string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000]");
+    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200] | tools [calls=100]");
     return 2;
 }

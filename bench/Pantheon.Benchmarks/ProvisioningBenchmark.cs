@@ -16,18 +16,22 @@ namespace Pantheon.Benchmarks;
 //   dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count=20] [parallel=8]
 public static class ProvisioningBenchmark
 {
-    public static async Task RunAsync(string[] args)
+    public const int PollMilliseconds = 100;
+
+    /// <summary>The backend in this process (Production mode, the test VM image), with a client signed in as one user.</summary>
+    public sealed record BenchHost(IAlbaHost Host, HttpClient Client) : IAsyncDisposable
     {
-        var count = args.Length > 0 ? int.Parse(args[0]) : 20;
-        var parallel = args.Length > 1 ? int.Parse(args[1]) : 8;
+        public ValueTask DisposeAsync() => Host.DisposeAsync();
+    }
+
+    public static async Task<BenchHost> StartHostAsync(string dataRoot, IReadOnlyDictionary<string, string>? extra = null)
+    {
         var connection = Environment.GetEnvironmentVariable("PANTHEON_TEST_CONNECTION")
             ?? "Host=127.0.0.1;Port=5433;Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40";
         var endpoint = Environment.GetEnvironmentVariable("Docker__Endpoint") ?? "unix:///var/run/docker.sock";
-        const int PollMilliseconds = 100;
-        var dataRoot = Path.Combine(Path.GetTempPath(), "pantheon-bench");
         var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = "benchmark-signing-key-0123456789abcdef" };
 
-        await using var host = await AlbaHost.For<Pantheon.Web.PantheonAppMarker>(b =>
+        var host = await AlbaHost.For<Pantheon.Web.PantheonAppMarker>(b =>
         {
             b.UseSolutionRelativeContentRoot("src/Pantheon.Web");
             b.UseSetting("environment", "Production");
@@ -37,14 +41,26 @@ public static class ProvisioningBenchmark
                          ["Auth:AllowSymmetricKey"] = "true",
                          ["Auth:Authority"] = "", ["Auth:Issuer"] = auth.Issuer!, ["Auth:SigningKey"] = auth.SigningKey!, ["Docker:Endpoint"] = endpoint,
                          ["Docker:Instance"] = "pantheon-bench", ["Projects:DataRoot"] = dataRoot, ["Projects:FileServerImage"] = "pantheon/file-server:latest",
+                         ["Projects:SubnetPool"] = Environment.GetEnvironmentVariable("PANTHEON_TEST_SUBNET_POOL") ?? "172.30.0.0/16",
                          ["Projects:ReconcilerEnabled"] = "false", ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),
                          ["Vm:Image"] = "pantheon/test-vm:latest", ["Vm:Devices"] = "", ["Vm:CapAdd"] = "", ["Vm:StopGracePeriodSeconds"] = "1",
                          ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(), ["Logging:LogLevel:Default"] = "Warning",
-                     }.Concat(Backend.Unlimited))
+                     }.Concat(Backend.Unlimited).Concat(extra ?? new Dictionary<string, string>()))
                 b.UseSetting(key, value);
         });
         var client = host.Server.CreateClient();
         client.DefaultRequestHeaders.Authorization = new("Bearer", DevTokens.Mint(auth, "bench-user", lifetime: TimeSpan.FromHours(2)));
+        return new BenchHost(host, client);
+    }
+
+    public static async Task RunAsync(string[] args)
+    {
+        var count = args.Length > 0 ? int.Parse(args[0]) : 20;
+        var parallel = args.Length > 1 ? int.Parse(args[1]) : 8;
+        var endpoint = Environment.GetEnvironmentVariable("Docker__Endpoint") ?? "unix:///var/run/docker.sock";
+        var dataRoot = Path.Combine(Path.GetTempPath(), "pantheon-bench");
+        await using var host = await StartHostAsync(dataRoot);
+        var client = host.Client;
         using var docker = new DockerClientConfiguration(new Uri(endpoint)).CreateClient();
 
         async Task<TimeSpan> ThroughPantheon()
@@ -133,7 +149,8 @@ public static class ProvisioningBenchmark
         {
             var (pantheon, direct) = await Measure(degree);
             Console.WriteLine($"{count} projects, {degree} at once: Pantheon POST->ready median {Median(pantheon):F0} ms, " +
-                              $"direct Docker.DotNet median {Median(direct):F0} ms, ratio {Median(pantheon) / Median(direct):F2}x");
+                              $"direct Docker.DotNet median {Median(direct):F0} ms, ratio {Median(pantheon) / Median(direct):F2}x, " +
+                              $"added {Median(pantheon) - Median(direct):F0} ms");
         }
     }
 }

@@ -20,16 +20,19 @@ using Pantheon.Projections.Audit;
 using Pantheon.Projections.Projects;
 using JasperFx;
 using Pantheon.Handlers.Settings;
+using Pantheon.Handlers.Viewer;
 using Pantheon.Projections.Keys;
 using Pantheon.Web.Admin;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Chat;
+using Pantheon.Web.Durability;
 using Pantheon.Web.Limits;
 using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
 using Pantheon.Web.OpenApi;
 using Pantheon.Web.RowSecurity;
+using Pantheon.Web.Viewer;
 using Wolverine;
 using Wolverine.ErrorHandling;
 using Wolverine.Http;
@@ -72,10 +75,15 @@ public static class PantheonApp
         services.AddSingleton<JasperFx.CommandLine.Descriptions.ISystemPart, RowSecurityPart>(); // resources setup: grants and row policies
         services.AddSingleton<ActorSessions>();
         DockerSettings.AddDockerEngine(services, configuration);
-        AddProjects(services, configuration);
+        services.AddProjects(configuration);
         services.AddChat(configuration);
         services.AddLiveUpdates(configuration);
+        // One LISTEN connection per process, for every feature's notifications (live updates, the chat setup cache).
+        services.AddSingleton<PostgresNotifications>();
+        services.AddHostedService(s => s.GetRequiredService<PostgresNotifications>());
         services.AddBudgets(configuration);
+        services.AddViewer(configuration);
+        services.AddViewerProxy();
 
         services.AddPantheonAuthentication(configuration, environment);
         services.AddPantheonLimits(configuration);
@@ -87,6 +95,7 @@ public static class PantheonApp
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
 
         var schema = configuration["Marten:Schema"] ?? "pantheon";
+        var cluster = configuration.ClusterSettings();
         var usage = new UsageTotals(schema);
         services.AddSingleton(usage);
 
@@ -110,18 +119,20 @@ public static class PantheonApp
             opts.Schema.For<ProviderKeyView>().Index(x => x.UserId);
             opts.Schema.For<ProviderKeySecret>().Index(x => x.UserId);
 
-            opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
+            opts.AddProjects();
+            opts.Projections.Add<ProjectOverviewProjection>(ProjectionLifecycle.Inline);
+            opts.Schema.For<ProjectOverview>().Duplicate(x => x.Status).Duplicate(x => x.OwnerId).Duplicate(x => x.SortKey);
             opts.AddChat();
             opts.Projections.Add(new UsageTotalsProjection(usage), ProjectionLifecycle.Inline);
             foreach (var table in usage.Tables()) opts.Storage.ExtendedSchemaObjects.Add(table);
             opts.AddBudgets();
+            opts.AddViewer();
+            opts.AddChatSetupNotifications(); // after the inline projections of the events it watches
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");
             opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
-            opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
-            opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
-            opts.Schema.For<ProjectProvisioning>();
+            opts.UseClusterTimings(cluster);
         })
         .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold)
         .IntegrateWithWolverine();
@@ -143,8 +154,15 @@ public static class PantheonApp
             // Two handlers of one saga at once: the loser reloads and runs again on the newer state.
             opts.OnException<ConcurrencyException>().Or<SagaConcurrencyException>()
                 .RetryWithCooldown(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));
+            // PostgreSQL away for a moment (a restart, a failover, a dropped connection): the step waits and runs again rather
+            // than going to the dead letters, in memory first, then as a scheduled retry once the database is back.
+            opts.OnException<NpgsqlException>(e => e.IsTransient).OrInner<NpgsqlException>(e => e.IsTransient)
+                .RetryWithCooldown(TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1),
+                    TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4))
+                .Then.ScheduleRetry(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
             // Health polls of a booting VM are scheduled messages: look for due ones often.
             opts.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(configuration.GetValue("Projects:ScheduledPollingMilliseconds", 250));
+            opts.UseClusterTimings(cluster, schema);
 
             // Generated handler code is committed (codegen write) and loaded statically outside development;
             // Codegen:TypeLoadMode overrides it (the startup benchmark compares both on one binary).
@@ -155,17 +173,6 @@ public static class PantheonApp
 
         services.AddWolverineHttp();
         return builder;
-    }
-
-    private static void AddProjects(IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddSingleton(configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>() ?? new ProjectSettings());
-        services.AddSingleton(configuration.GetSection(VmSettings.Section).Get<VmSettings>() ?? new VmSettings());
-        services.AddSingleton<IVmHost, DockerVmHost>();
-        services.AddSingleton<SharedFolders>();
-        services.AddSingleton<SubnetLeases>();
-        services.AddSingleton<ProvisioningContext>();
-        if (configuration.GetValue("Projects:ReconcilerEnabled", true)) services.AddHostedService<ReconcilerService>();
     }
 
     /// <summary>Every validator nested in this assembly's commands, as a singleton (they hold no state).</summary>
@@ -188,6 +195,7 @@ public static class PantheonApp
         app.UseRequestBodyLimit();
         app.UseEventStreamAccept();
         app.UseAuthentication();
+        app.UseViewerProxy();
         app.UseAuthorization();
         app.UsePantheonRateLimits();
         app.UseDatabaseActor();

@@ -11,6 +11,12 @@ public sealed record ReplyReceived(
 /// <summary>The provider refused or did not answer.</summary>
 public sealed record ReplyFailed(Guid ConversationId, Guid MessageId, string Model, int? ProviderStatus, string Message, DateTimeOffset At);
 
+/// <summary>
+/// The turn was left without an outcome: the backend process that ran it died mid-reply, and no reply or failure was
+/// recorded within the chat's time limit. What the provider had sent by then is not known.
+/// </summary>
+public sealed record ReplyInterrupted(Guid ConversationId, Guid MessageId, string Model, string Reason, DateTimeOffset At);
+
 /// <summary>Tokens spent on one reply, by whom, with which provider, model and key (null: the system's key or none).</summary>
 public sealed record UsageRecorded(string UserId, string Provider, string Model, Guid? KeyId, long TokensIn, long TokensOut, DateTimeOffset At);
 

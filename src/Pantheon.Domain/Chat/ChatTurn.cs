@@ -18,6 +18,8 @@ public sealed record ChatTurn(Guid MessageId, TurnRole Role, string Content, str
     public static ChatTurn Of(ReplyReceived e) => new(e.MessageId, TurnRole.Assistant, e.Text, e.Model, e.At,
         e.Interrupted ? TurnStatus.Interrupted : e.FinishReason == Truncated ? TurnStatus.Truncated : TurnStatus.Complete);
 
+    public static ChatTurn Of(ReplyInterrupted e) => new(e.MessageId, TurnRole.Assistant, "", e.Model, e.At, TurnStatus.Interrupted);
+
     public static ChatTurn Of(ReplyFailed e) => new(e.MessageId, TurnRole.Assistant, e.Message, e.Model, e.At, TurnStatus.Failed);
 
     /// <summary>Whether a later message sends this turn back to the model: failures never go.</summary>

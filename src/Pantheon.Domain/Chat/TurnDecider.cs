@@ -104,6 +104,17 @@ public static class TurnDecider
         ];
     }
 
+    /// <summary>
+    /// A turn sent at <paramref name="sentAt"/> with no outcome yet is abandoned once it is older than the longest a reply
+    /// may take plus a margin: a live process records an outcome within the limit, so such a turn's process died.
+    /// </summary>
+    public static bool IsAbandoned(DateTimeOffset sentAt, DateTimeOffset now, TimeSpan maxReply, TimeSpan margin) =>
+        now - sentAt > maxReply + margin;
+
+    /// <summary>The outcome of an abandoned turn (see <see cref="IsAbandoned"/>).</summary>
+    public static ReplyInterrupted Abandoned(Guid conversationId, Guid messageId, string model, DateTimeOffset now) =>
+        new(conversationId, messageId, model, "The backend process running the reply stopped before it ended.", now);
+
     /// <summary>The provider refused, broke or did not answer in time.</summary>
     public static object[] Failed(Turn turn, int? providerStatus, string message, DateTimeOffset now) =>
         [new ReplyFailed(turn.ConversationId, turn.MessageId, turn.ModelId, providerStatus, message, now)];

@@ -7,6 +7,11 @@ public enum ProjectStatus
     Ready,
     Failed,
     Deleting,
+    Stopping,
+    Stopped,
+    Starting,
+    /// <summary>Only in live updates: a deleted project is not found.</summary>
+    Deleted,
 }
 
 /// <summary>The operating systems a project's VM can run.</summary>

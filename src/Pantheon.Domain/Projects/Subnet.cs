@@ -1,11 +1,15 @@
 using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Pantheon.Domain.Projects;
 
 /// <summary>
 /// A project's /24. Addresses follow the product's layout: <c>.1</c> tools API, <c>.2</c> VM, <c>.3</c> backend,
 /// <c>.20</c> shared-folder server, <c>.254</c> gateway.
+/// Events store it as its CIDR string (<see cref="CidrConverter"/>), so the string is parsed here and nowhere else.
 /// </summary>
+[JsonConverter(typeof(CidrConverter))]
 public readonly record struct Subnet(uint NetworkAddress)
 {
     public string Cidr => $"{Format(NetworkAddress)}/24";
@@ -27,6 +31,16 @@ public readonly record struct Subnet(uint NetworkAddress)
     }
 
     public override string ToString() => Cidr;
+
+    /// <summary>A subnet in JSON is its CIDR, <c>"172.30.4.0/24"</c>: what events written before the value type hold.</summary>
+    public sealed class CidrConverter : JsonConverter<Subnet>
+    {
+        public override Subnet Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            Parse(reader.GetString() ?? throw new JsonException("A subnet is a CIDR string."));
+
+        public override void Write(Utf8JsonWriter writer, Subnet value, JsonSerializerOptions options) =>
+            writer.WriteStringValue(value.Cidr);
+    }
 
     internal static string Format(uint address) => new IPAddress([(byte)(address >> 24), (byte)(address >> 16), (byte)(address >> 8), (byte)address]).ToString();
 }

@@ -10,6 +10,8 @@ namespace Pantheon.Handlers.Budgets;
 /// The monthly token ledger in PostgreSQL: one row per user and month (<c>spent</c>, <c>reserved</c>) and one row per
 /// turn in flight. A reservation is one conditional upsert whose condition PostgreSQL re-checks on the latest row
 /// version under the row lock, so concurrent turns, in any number of backend processes, cannot overspend together.
+/// Both tables have row policies: each batch acts for the user whose rows it touches, its first statement setting the
+/// actor for the batch's one implicit transaction (<see cref="DatabaseActor.SetBatchCommand"/>).
 /// </summary>
 public sealed class BudgetLedger
 {
@@ -33,14 +35,16 @@ public sealed class BudgetLedger
     public BudgetEstimate Estimate(IEnumerable<string> messages, int? maxTokens) =>
         BudgetRules.Estimate(messages, maxTokens, _settings.AssumedMaxTokens, _settings.CharactersPerToken);
 
-    /// <summary>Holds <paramref name="estimate"/> for the user this month, or says why not (the user's month as it stands).</summary>
-    public async Task<BudgetDecision> Reserve(string userId, BudgetEstimate estimate, CancellationToken ct)
+    /// <summary>
+    /// Holds <paramref name="estimate"/> for the user this month, or says why not (the user's month as it stands). A turn's
+    /// hold takes the turn's message id as <paramref name="id"/>, so that whoever closes an abandoned turn can give it back.
+    /// </summary>
+    public async Task<BudgetDecision> Reserve(string userId, BudgetEstimate estimate, CancellationToken ct, Guid? id = null)
     {
         var now = _time.GetUtcNow();
         var month = BudgetRules.MonthOf(now);
-        var id = Guid.CreateVersion7();
-        await using var scope = await Scope(ct);
-        await using var batch = scope.Batch();
+        var reservation = id ?? Guid.CreateVersion7();
+        await using var batch = For(userId);
         batch.BatchCommands.Add(Reclaim(userId, now));
         batch.BatchCommands.Add(Command($"""
             with lim as (select {Limit} as tokens),
@@ -53,14 +57,21 @@ public sealed class BudgetLedger
             insert into {_reservations} (id, user_id, month, tokens, expires_at)
             select $6, $1, $4, $5, $7 from held
             returning id
-            """, userId, BudgetStreams.For(userId), BudgetStreams.Default, month, estimate.Total, id,
+            """, userId, BudgetStreams.For(userId), BudgetStreams.Default, month, estimate.Total, reservation,
             now.AddSeconds(_settings.ReservationTimeoutSeconds)));
-        var held = await batch.ExecuteScalarAsync(ct) is Guid;
-        await scope.CommitAsync(ct);
+        bool held;
+        await using (var reader = await ReaderAsync(batch, ct)) held = await reader.ReadAsync(ct);
         return held
-            ? new BudgetDecision(new BudgetReservation(this, id, userId, month, estimate), null)
+            ? new BudgetDecision(new BudgetReservation(this, reservation, userId, month, estimate, held: true), null)
             : new BudgetDecision(null, await Read(userId, ct));
     }
+
+    /// <summary>
+    /// A turn of a user for whom no budget is in force (neither their own nor the default): nothing is held, so the turn
+    /// costs no round trip before its call; settling it adds what it cost to the month's spend all the same.
+    /// </summary>
+    public BudgetReservation Unreserved(string userId, BudgetEstimate estimate) =>
+        new(this, Guid.CreateVersion7(), userId, BudgetRules.MonthOf(_time.GetUtcNow()), estimate, held: false);
 
     /// <summary>Turns the reservation into what the turn really cost (see <see cref="BudgetRules.Actual"/>).</summary>
     public Task Settle(BudgetReservation reservation, long? reportedTokens, int replyCharacters, CancellationToken ct) =>
@@ -71,12 +82,20 @@ public sealed class BudgetLedger
     public Task Release(BudgetReservation reservation, CancellationToken ct) =>
         reservation.Close() ? Finish(reservation, 0, ct) : Task.CompletedTask;
 
+    /// <summary>
+    /// Gives back, unspent, the hold whose id is the one parameter (<c>?</c>, Marten's placeholder), if it is still held: for
+    /// the transaction that records an abandoned turn's end, so that the two happen together or not at all.
+    /// </summary>
+    public string ReleaseSql => $"""
+        with gone as (delete from {_reservations} where id = ? returning user_id, month, tokens)
+        update {_ledger} l set reserved = l.reserved - g.tokens from gone g where l.user_id = g.user_id and l.month = g.month
+        """;
+
     /// <summary>The user's budget this month; expired reservations are given back first.</summary>
     public async Task<BudgetStatus> Read(string userId, CancellationToken ct)
     {
         var now = _time.GetUtcNow();
-        await using var scope = await Scope(ct);
-        await using var batch = scope.Batch();
+        await using var batch = For(userId);
         batch.BatchCommands.Add(Reclaim(userId, now));
         batch.BatchCommands.Add(Command($"""
             select {Limit},
@@ -84,36 +103,54 @@ public sealed class BudgetLedger
                    coalesce(l.spent, 0), coalesce(l.reserved, 0)
             from (select 1) one left join {_ledger} l on l.user_id = $1 and l.month = $4
             """, userId, BudgetStreams.For(userId), BudgetStreams.Default, BudgetRules.MonthOf(now)));
-        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await using var reader = await ReaderAsync(batch, ct);
         await reader.ReadAsync(ct);
         var source = Enum.Parse<BudgetSource>(reader.GetString(1), ignoreCase: true);
         var budget = reader.IsDBNull(0) ? (long?)null : reader.GetInt64(0);
-        var status = new BudgetStatus(budget, source, reader.GetInt64(2), reader.GetInt64(3), BudgetRules.ResetsAt(now));
-        await reader.CloseAsync();
-        await scope.CommitAsync(ct); // the reclaimed holds are given back
-        return status;
+        return new BudgetStatus(budget, source, reader.GetInt64(2), reader.GetInt64(3), BudgetRules.ResetsAt(now));
     }
 
     private async Task Finish(BudgetReservation reservation, long spent, CancellationToken ct)
     {
+        if (!reservation.Held)
+        {
+            if (spent > 0) await Charge(reservation, spent, ct);
+            return;
+        }
         // Settled after it expired: its hold was already given back, but what the provider spent still counts.
-        await using var scope = await Scope(ct);
-        await using var command = scope.Command($"""
+        await using var batch = For(reservation.UserId);
+        batch.BatchCommands.Add(Command($"""
             with gone as (delete from {_reservations} where id = $1 returning tokens)
             update {_ledger} set spent = spent + $2, reserved = reserved - coalesce((select tokens from gone), 0)
             where user_id = $3 and month = $4
-            """);
-        Add(command.Parameters, reservation.Id, spent, reservation.UserId, reservation.Month);
-        await command.ExecuteNonQueryAsync(ct);
-        await scope.CommitAsync(ct);
+            """, reservation.Id, spent, reservation.UserId, reservation.Month));
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>A transaction for the flow's actor: the turn's user, or an operator route (the ledger has row policies).</summary>
-    private async Task<ActorTransaction> Scope(CancellationToken ct)
+    private async Task Charge(BudgetReservation reservation, long spent, CancellationToken ct)
     {
-        var actor = DatabaseActor.Current ?? throw new InvalidOperationException("The budget ledger was used with no database actor.");
-        var (connection, transaction) = await actor.BeginAsync(_db, ct);
-        return new ActorTransaction(connection, transaction);
+        await using var batch = For(reservation.UserId);
+        batch.BatchCommands.Add(Command($"""
+            insert into {_ledger} as l (user_id, month, spent, reserved) values ($1, $2, $3, 0)
+            on conflict (user_id, month) do update set spent = l.spent + excluded.spent
+            """, reservation.UserId, reservation.Month, spent));
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The batch's reader past the actor's statement, at the result of the first statement of ours that answers rows.</summary>
+    private static async Task<NpgsqlDataReader> ReaderAsync(NpgsqlBatch batch, CancellationToken ct)
+    {
+        var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.NextResultAsync(ct);
+        return reader;
+    }
+
+    /// <summary>A batch that acts for <paramref name="userId"/>: the rows it reads and writes are that user's.</summary>
+    private NpgsqlBatch For(string userId)
+    {
+        var batch = _db.CreateBatch();
+        batch.BatchCommands.Add(new DatabaseActor.User(userId).SetBatchCommand());
+        return batch;
     }
 
     /// <summary>Gives back the holds of turns that never settled (their process died), each exactly once.</summary>
@@ -162,14 +199,16 @@ public sealed class BudgetReservation : IAsyncDisposable
     private readonly BudgetLedger _ledger;
     private int _closed;
 
-    internal BudgetReservation(BudgetLedger ledger, Guid id, string userId, DateOnly month, BudgetEstimate estimate) =>
-        (_ledger, Id, UserId, Month, Estimate) = (ledger, id, userId, month, estimate);
+    internal BudgetReservation(BudgetLedger ledger, Guid id, string userId, DateOnly month, BudgetEstimate estimate, bool held) =>
+        (_ledger, Id, UserId, Month, Estimate, Held) = (ledger, id, userId, month, estimate, held);
 
     public Guid Id { get; }
     public string UserId { get; }
     /// <summary>The month the turn started in: it is charged there even if it ends in the next.</summary>
     public DateOnly Month { get; }
     public BudgetEstimate Estimate { get; }
+    /// <summary>False for a turn without a budget in force: nothing is held, and settling only records the spend.</summary>
+    public bool Held { get; }
 
     /// <summary>Settles with the provider's token count (null when it reported none) and the reply's length.</summary>
     public Task Settle(long? reportedTokens, int replyCharacters) =>

@@ -1,32 +1,41 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using JasperFx.Events;
 using Marten;
+using Marten.Services.BatchQuerying;
 using Marten.Services;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Npgsql;
+using Pantheon.Domain.Budgets;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Keys;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
 using Pantheon.Projections.Chat;
 using Pantheon.Projections.Keys;
 
 namespace Pantheon.Handlers.Chat;
 
-/// <summary>What a chat turn needs of the user's own configuration: settings, custom models, keys and their secrets.</summary>
-public sealed record ChatSetup(UserSettings? Settings, IReadOnlyList<CustomModelView> Models, UserKeys Keys);
+/// <summary>
+/// What a chat turn needs of the user's own configuration: settings, custom models, keys and their secrets, and whether
+/// a monthly budget is in force for them (their own or the default): without one a turn needs no reservation.
+/// </summary>
+public sealed record ChatSetup(UserSettings? Settings, IReadOnlyList<CustomModelView> Models, UserKeys Keys, bool Budgeted);
 
 /// <summary>
 /// A user's <see cref="ChatSetup"/>, kept in memory between turns so that a chat reads only its conversation. The user's
-/// own events evict it: in this process right after they commit (<see cref="ChatSetupInvalidation"/>), in every other
-/// process when PostgreSQL delivers the notification the same commit sent (<see cref="ChatSetupListener"/>). Entries
-/// also expire after <see cref="Lifetime"/>, so a notification lost to a broken connection cannot keep one stale.
+/// own events (and any budget change) evict it: in this process right after they commit (<see cref="ChatSetupInvalidation"/>),
+/// in every other process when PostgreSQL delivers the notification the same commit sent (<see cref="ChatSetupListener"/>).
+/// While that connection is down nothing is kept (every turn reads its setup), and when it is back everything is
+/// forgotten, since evictions sent meanwhile never arrived. Entries also expire after <see cref="Lifetime"/>.
 /// </summary>
 public sealed class ChatSetupCache(TimeProvider time)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
+
+    /// <summary>What <see cref="UserChangedBy"/> answers for a change that concerns every user (the default budget).</summary>
+    public const string Everyone = "";
+
     private const int MaxEntries = 10_000;
 
     private sealed record Entry(ChatSetup Setup, DateTimeOffset Expires);
@@ -36,47 +45,80 @@ public sealed class ChatSetupCache(TimeProvider time)
     // Bumped by every eviction: a load that began before one must not store what it read.
     private long _generation;
 
+    // While the notification connection is down, evictions cannot arrive: nothing is served from memory.
+    private volatile bool _suspended = true; // until the connection is first made
+
     /// <summary>The user's setup from memory, else read through <paramref name="session"/> and kept.</summary>
     public async ValueTask<ChatSetup> GetAsync(string userId, IQuerySession session, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        if (_entries.TryGetValue(userId, out var cached) && cached.Expires > now) return cached.Setup;
+        if (TryGet(userId, out var cached)) return cached;
+        var batch = session.CreateBatchQuery();
+        var read = Read(userId, batch);
+        await batch.Execute(ct);
+        return await KeepAsync(read);
+    }
 
-        var generation = Interlocked.Read(ref _generation);
-        var setup = await LoadAsync(userId, session, ct);
+    /// <summary>The user's setup, when memory holds a live one.</summary>
+    public bool TryGet(string userId, [NotNullWhen(true)] out ChatSetup? setup)
+    {
+        setup = !_suspended && _entries.TryGetValue(userId, out var cached) && cached.Expires > time.GetUtcNow() ? cached.Setup : null;
+        return setup is not null;
+    }
+
+    /// <summary>Adds the reads of the user's setup to <paramref name="batch"/> (so a turn reads it with its conversation).</summary>
+    public SetupRead Read(string userId, IBatchedQuery batch) => new(
+        userId, Interlocked.Read(ref _generation), time.GetUtcNow(),
+        batch.Load<UserSettings>(UserId.SettingsStreamFor(userId)),
+        batch.Query<CustomModelView>().Where(m => m.UserId == userId).ToList(),
+        batch.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToList(),
+        batch.Query<ProviderKeySecret>().Where(k => k.UserId == userId).ToList(),
+        batch.Load<Budget>(BudgetStreams.For(userId)),
+        batch.Load<Budget>(BudgetStreams.Default));
+
+    /// <summary>The setup <paramref name="read"/> got once its batch ran, kept unless an eviction ran meanwhile.</summary>
+    public async Task<ChatSetup> KeepAsync(SetupRead read)
+    {
+        var budgeted = (await read.Budget)?.MonthlyTokens is not null || (await read.DefaultBudget)?.MonthlyTokens is not null;
+        var setup = new ChatSetup(await read.Settings, await read.Models,
+            new UserKeys(read.UserId, await read.Keys, await read.Secrets), budgeted);
+        if (_suspended) return setup;
         if (_entries.Count >= MaxEntries) _entries.Clear();
-        var entry = new Entry(setup, now + Lifetime);
-        _entries[userId] = entry;
+        var entry = new Entry(setup, read.At + Lifetime);
+        _entries[read.UserId] = entry;
         // An eviction that ran while we read may have missed our entry: drop it if one did.
-        if (Interlocked.Read(ref _generation) != generation) _entries.TryRemove(new KeyValuePair<string, Entry>(userId, entry));
+        if (Interlocked.Read(ref _generation) != read.Generation) _entries.TryRemove(new KeyValuePair<string, Entry>(read.UserId, entry));
         return setup;
     }
 
+    /// <summary>Forgets the user's setup; <see cref="Everyone"/> forgets every user's.</summary>
     public void Evict(string userId)
     {
         Interlocked.Increment(ref _generation);
-        _entries.TryRemove(userId, out _);
+        if (userId == Everyone) _entries.Clear();
+        else _entries.TryRemove(userId, out _);
     }
 
-    /// <summary>Forgets everyone (the notification connection was lost, so evictions may have been missed).</summary>
-    public void Clear()
+    /// <summary>Forgets everyone.</summary>
+    public void Clear() => Evict(Everyone);
+
+    /// <summary>The notification connection broke: serve nothing from memory until <see cref="Resume"/>.</summary>
+    public void Suspend()
     {
-        Interlocked.Increment(ref _generation);
-        _entries.Clear();
+        _suspended = true;
+        Clear();
     }
 
-    private static async Task<ChatSetup> LoadAsync(string userId, IQuerySession session, CancellationToken ct)
+    /// <summary>The notification connection is back: forget what was kept (evictions may have been missed) and keep again.</summary>
+    public void Resume()
     {
-        var batch = session.CreateBatchQuery();
-        var settings = batch.Load<UserSettings>(UserId.SettingsStreamFor(userId));
-        var models = batch.Query<CustomModelView>().Where(m => m.UserId == userId).ToList();
-        var keys = batch.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToList();
-        var secrets = batch.Query<ProviderKeySecret>().Where(k => k.UserId == userId).ToList();
-        await batch.Execute(ct);
-        return new ChatSetup(await settings, await models, new UserKeys(userId, await keys, await secrets));
+        Clear();
+        _suspended = false;
     }
 
-    /// <summary>The user whose setup the event changes, or null.</summary>
+    /// <summary>
+    /// The user whose setup the event changes, <see cref="Everyone"/> when it changes every user's (the default budget),
+    /// or null.
+    /// </summary>
     public static string? UserChangedBy(object data) => data switch
     {
         SettingsChanged e => e.UserId,
@@ -84,9 +126,16 @@ public sealed class ChatSetupCache(TimeProvider time)
         KeyRevoked e => e.UserId,
         CustomModelAdded e => e.UserId,
         CustomModelRemoved e => e.UserId,
+        BudgetSet e => e.UserId ?? Everyone,
         _ => null,
     };
 }
+
+/// <summary>The reads of one user's <see cref="ChatSetup"/>, queued in a batch that has not run yet.</summary>
+public sealed record SetupRead(
+    string UserId, long Generation, DateTimeOffset At, Task<UserSettings?> Settings, Task<IReadOnlyList<CustomModelView>> Models,
+    Task<IReadOnlyList<ProviderKeyView>> Keys, Task<IReadOnlyList<ProviderKeySecret>> Secrets, Task<Budget?> Budget,
+    Task<Budget?> DefaultBudget);
 
 /// <summary>Evicts a user's setup in this process as soon as a session that changed it commits.</summary>
 public sealed class ChatSetupInvalidation(ChatSetupCache cache) : DocumentSessionListenerBase
@@ -112,28 +161,17 @@ public sealed class ChatSetupNotifier : Marten.Events.Projections.IProjection
     }
 }
 
-/// <summary>Evicts setups that other backend processes changed, from PostgreSQL's notifications.</summary>
-public sealed class ChatSetupListener(NpgsqlDataSource database, ChatSetupCache cache, ILogger<ChatSetupListener> logger) : BackgroundService
+/// <summary>
+/// Evicts setups that other backend processes changed, from PostgreSQL's notifications; after the notification connection
+/// was lost and made again it forgets every setup, since evictions sent meanwhile never arrived.
+/// </summary>
+public sealed class ChatSetupListener(ChatSetupCache cache) : INotificationListener
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await database.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, e) => cache.Evict(e.Payload);
-                await using (var listen = new NpgsqlCommand($"listen {ChatSetupNotifier.Channel}", connection))
-                    await listen.ExecuteNonQueryAsync(stoppingToken);
-                cache.Clear(); // whatever changed while we were not listening
-                while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or IOException)
-            {
-                logger.LogWarning(e, "The chat setup listener lost its PostgreSQL connection; listening again in 1 s");
-                cache.Clear();
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
-            }
-        }
-    }
+    public string Channel => ChatSetupNotifier.Channel;
+
+    public void Notified(string payload) => cache.Evict(payload);
+
+    public void Connected() => cache.Resume();
+
+    public void Lost() => cache.Suspend();
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Marten;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 using Pantheon.Domain.Budgets;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Settings;
@@ -34,7 +35,7 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// </summary>
 public sealed class ChatTurns(
     IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, BudgetLedger budgets,
-    TimeProvider time)
+    TimeProvider time, ILogger<ChatTurns> logger)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
     private readonly string _contextSql =
@@ -47,14 +48,15 @@ public sealed class ChatTurns(
         var userId = message.UserId;
         var conversationId = UserId.ConversationStreamFor(userId, message.ProjectId);
 
-        // What the turn needs of its conversation, in one round trip; the user's own setup usually from memory.
+        // What the turn needs of its conversation, in one round trip; the user's own setup from memory, else in the same batch.
         await using var query = await sessions.ForAsync(new DatabaseActor.User(userId), ct);
         var batch = query.CreateBatchQuery();
         var projectRead = message.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
         var streamRead = batch.Events.FetchStreamState(conversationId);
         var turnsRead = batch.Query<ChatTurnView>(_contextSql, conversationId, defaults.HistoryBudgetCharacters);
+        var setupRead = setups.TryGet(userId, out var cached) ? null : setups.Read(userId, batch);
         await batch.Execute(ct);
-        var setup = await setups.GetAsync(userId, query, ct);
+        var setup = cached ?? await setups.KeepAsync(setupRead!);
 
         var settings = setup.Settings;
         var userKeys = setup.Keys;
@@ -80,23 +82,17 @@ public sealed class ChatTurns(
             ? clients.ForEndpoint(endpoint, turn.Target.Model, key?.Secret)
             : clients.ForProvider(turn.Target.Provider, turn.Target.Model, key?.Secret);
 
-        // The turn's worst case is held before anything is recorded or sent, so concurrent turns cannot overspend.
+        // The turn's worst case is held before anything is recorded or sent, so concurrent turns cannot overspend. Without a
+        // budget in force there is nothing to hold: the turn is charged after its reply, off the path to the first token.
         var estimate = budgets.Estimate([.. turn.Context.Select(t => t.Content), turn.Message], turn.Parameters.MaxTokens);
-        var hold = await budgets.Reserve(userId, estimate, ct);
+        var hold = setup.Budgeted ? await budgets.Reserve(userId, estimate, ct, turn.MessageId) : new BudgetDecision(budgets.Unreserved(userId, estimate), null);
         if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
 
-        // The message is kept even when the provider never answers. This commit and the call could overlap.
+        // The message is kept even when the provider never answers. Its commit runs while the provider is called
+        // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails).
         var appender = new ConversationAppender(sessions, conversationId, userId, correlationId, version);
-        try
-        {
-            await appender.AppendAsync([sent], CancellationToken.None);
-        }
-        catch
-        {
-            await hold.Reservation!.DisposeAsync(); // nothing was sent: the hold goes back, and the failure goes on up
-            throw;
-        }
-        return new TurnStart(null, new ProviderTurn(turn, client, appender, hold.Reservation!, defaults, time));
+        var recording = appender.AppendAsync([sent], CancellationToken.None);
+        return new TurnStart(null, new ProviderTurn(turn, sent, client, appender, recording, hold.Reservation!, defaults, time, logger));
     }
 }
 
@@ -106,15 +102,19 @@ public sealed class ChatTurns(
 /// </summary>
 public sealed class ProviderTurn
 {
+    private readonly MessageSent _sent;
     private readonly IChatClient _client;
     private readonly ConversationAppender _appender;
+    private readonly Task _recording;
     private readonly BudgetReservation _budget;
     private readonly ChatDefaults _limits;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
 
-    internal ProviderTurn(Turn turn, IChatClient client, ConversationAppender appender, BudgetReservation budget, ChatDefaults limits,
-        TimeProvider time) =>
-        (Turn, _client, _appender, _budget, _limits, _time) = (turn, client, appender, budget, limits, time);
+    internal ProviderTurn(Turn turn, MessageSent sent, IChatClient client, ConversationAppender appender, Task recording,
+        BudgetReservation budget, ChatDefaults limits, TimeProvider time, ILogger logger) =>
+        (Turn, _sent, _client, _appender, _recording, _budget, _limits, _time, _logger) =
+        (turn, sent, client, appender, recording, budget, limits, time, logger);
 
     public Turn Turn { get; }
 
@@ -126,31 +126,54 @@ public sealed class ProviderTurn
     {
         // The hold is settled to what the reply cost; on any other way out (a failure, an exception) it goes back.
         await using var budget = _budget;
-        var outcome = await CallAsync(onDelta, clientGone);
-        var now = _time.GetUtcNow();
-        object[] events;
+        using var unrecorded = new CancellationTokenSource();
+        var recording = CancelOnFailure(_recording, unrecorded);
+        var outcome = await CallAsync(onDelta, clientGone, unrecorded.Token);
+        // The provider has spent these tokens whether or not anything below commits, so they count first.
         if (outcome.Reply is { } reply)
-        {
-            // The provider has spent these tokens whether or not the record below commits, so they count first.
             await budget.Settle(reply.TokensIn + reply.TokensOut is > 0 and var tokens ? tokens : null, reply.Text.Length);
-            events = TurnDecider.Replied(Turn, reply, now);
-        }
-        else
+
+        try
         {
-            events = TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
+            await recording; // the message's commit, begun before the call: the outcome goes after it
         }
-        await _appender.AppendAsync(events, CancellationToken.None);
+        catch (Exception e) when (!clientGone.IsCancellationRequested || e is not OperationCanceledException)
+        {
+            // The message did not commit, so the call was cancelled: record the message with its failure in one go.
+            var failure = ProviderFailure.NotRecorded();
+            await _appender.AppendAsync([_sent, .. TurnDecider.Failed(Turn, null, failure.Message, _time.GetUtcNow())], CancellationToken.None);
+            return Failed(failure);
+        }
+        var now = _time.GetUtcNow();
+        var events = outcome.Reply is { } replied
+            ? TurnDecider.Replied(Turn, replied, now)
+            : TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
+        await _appender.AppendAsync(events, CancellationToken.None, closes: Turn.MessageId);
         return outcome;
     }
 
-    private async Task<TurnOutcome> CallAsync(Func<string, Task>? onDelta, CancellationToken clientGone)
+    /// <summary>The commit of the turn's message; if it fails, <paramref name="cancel"/> stops the provider call at once.</summary>
+    private static async Task CancelOnFailure(Task recording, CancellationTokenSource cancel)
+    {
+        try
+        {
+            await recording;
+        }
+        catch
+        {
+            await cancel.CancelAsync();
+            throw;
+        }
+    }
+
+    private async Task<TurnOutcome> CallAsync(Func<string, Task>? onDelta, CancellationToken clientGone, CancellationToken unrecorded)
     {
         var provider = Turn.Target.Provider;
         var watch = Stopwatch.StartNew();
         using var total = new CancellationTokenSource(TimeSpan.FromSeconds(_limits.MaxReplySeconds));
         using var gap = new CancellationTokenSource(TimeSpan.FromSeconds(_limits.TimeoutSeconds));
         using var cut = new CancellationTokenSource();
-        using var call = CancellationTokenSource.CreateLinkedTokenSource(clientGone, total.Token, gap.Token, cut.Token);
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(clientGone, total.Token, gap.Token, cut.Token, unrecorded);
         var text = new StringBuilder();
         UsageDetails? usage = null;
         string? finish = null;
@@ -178,6 +201,10 @@ public sealed class ProviderTurn
         catch (OperationCanceledException) when (cut.IsCancellationRequested)
         {
             // cut at the size limit: what arrived is the reply
+        }
+        catch (Exception) when (unrecorded.IsCancellationRequested)
+        {
+            return Failed(ProviderFailure.NotRecorded()); // the message did not commit: RunAsync says why
         }
         catch (Exception) when (clientGone.IsCancellationRequested)
         {

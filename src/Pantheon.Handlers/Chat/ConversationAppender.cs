@@ -2,6 +2,7 @@ using JasperFx;
 using Marten;
 using Marten.Exceptions;
 using Pantheon.Handlers.Infrastructure;
+using Pantheon.Projections.Chat;
 
 namespace Pantheon.Handlers.Chat;
 
@@ -15,7 +16,12 @@ internal sealed class ConversationAppender(ActorSessions sessions, Guid conversa
     private const int MaxAttempts = 50;
     private long _version = version;
 
-    public async Task AppendAsync(object[] events, CancellationToken ct)
+    /// <summary>
+    /// Appends <paramref name="events"/>; when they are the outcome of the turn of message <paramref name="closes"/>, they
+    /// are dropped (false) if the turn was closed meanwhile (the abandoned-turn sweeper recorded it as interrupted), so a
+    /// turn never has two outcomes.
+    /// </summary>
+    public async Task<bool> AppendAsync(object[] events, CancellationToken ct, Guid? closes = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -28,18 +34,21 @@ internal sealed class ConversationAppender(ActorSessions sessions, Guid conversa
             {
                 await session.SaveChangesAsync(ct);
                 _version += events.Length;
-                return;
+                return true;
             }
             catch (Exception e) when (IsLostRace(e) && attempt < MaxAttempts)
             {
-                // Another message of this conversation committed first: go after it.
+                // Another message of this conversation committed first: go after it, unless it closed this turn. The version
+                // is read before the turn, so an outcome committed between the two reads is seen in the second.
                 _version = (await session.Events.FetchStreamStateAsync(conversationId, ct))?.Version ?? 0;
+                if (closes is { } message && await session.LoadAsync<ChatTurnView>(ChatTurnView.ReplyId(message), ct) is not null)
+                    return false;
                 await Task.Delay(Random.Shared.Next(1, 3 * attempt), ct); // jitter, so retrying writers spread out
             }
         }
     }
 
-    private static bool IsLostRace(Exception? e)
+    internal static bool IsLostRace(Exception? e)
     {
         for (; e is not null; e = e.InnerException)
             if (e is ConcurrencyException or ExistingStreamIdCollisionException) return true;

@@ -4,8 +4,19 @@ using System.Globalization;
 namespace Pantheon.Handlers.Chat;
 
 /// <summary>A provider call that did not give a reply, as the API reports it: never a 500.</summary>
-public sealed record ProviderFailure(int Status, int? ProviderStatus, string Message, TimeSpan? RetryAfter, string? Limit = null)
+public sealed record ProviderFailure(
+    int Status, int? ProviderStatus, string Message, TimeSpan? RetryAfter, string? Limit = null, string Title = ProviderFailure.NoReply)
 {
+    public const string NoReply = "The provider did not reply";
+
+    /// <summary>
+    /// The turn's message did not commit (its commit overlaps the call, which is then cancelled): a 503, since nothing
+    /// was kept. The database's own words stay in the log.
+    /// </summary>
+    public static ProviderFailure NotRecorded() =>
+        new(503, null, "The message could not be recorded, so the provider call was cancelled; send it again.", null, null,
+            "The message was not recorded");
+
     /// <summary>A limit of ours ran out before the provider finished: a 504 naming the setting.</summary>
     public static ProviderFailure TimedOut(string provider, string what, string limit, int seconds) =>
         new(504, null, $"{provider} {what} within {seconds} s ({limit}).", null, limit);

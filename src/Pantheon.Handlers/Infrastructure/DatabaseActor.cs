@@ -36,11 +36,28 @@ public abstract record DatabaseActor
     /// </summary>
     public NpgsqlCommand SetCommand(NpgsqlConnection connection)
     {
-        var command = new NpgsqlCommand(
-            $"select set_config('{UserSetting}', $1, true), set_config('{SystemSetting}', $2, true)", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = this is User u ? u.Id : "" });
-        command.Parameters.Add(new NpgsqlParameter { Value = this is System ? "on" : "off" });
+        var command = new NpgsqlCommand(SetSql, connection);
+        AddValues(command.Parameters);
         return command;
+    }
+
+    /// <summary>
+    /// The same statement as the first of a batch without a transaction of its own: a batch runs in one implicit
+    /// transaction, so the actor holds for the batch's statements and ends with it. It answers one row: skip its result.
+    /// </summary>
+    public NpgsqlBatchCommand SetBatchCommand()
+    {
+        var command = new NpgsqlBatchCommand(SetSql);
+        AddValues(command.Parameters);
+        return command;
+    }
+
+    private const string SetSql = $"select set_config('{UserSetting}', $1, true), set_config('{SystemSetting}', $2, true)";
+
+    private void AddValues(NpgsqlParameterCollection parameters)
+    {
+        parameters.Add(new NpgsqlParameter { Value = this is User u ? u.Id : "" });
+        parameters.Add(new NpgsqlParameter { Value = this is System ? "on" : "off" });
     }
 
     /// <summary>Opens a connection and a transaction that act for this actor (raw SQL on tables with row policies).</summary>

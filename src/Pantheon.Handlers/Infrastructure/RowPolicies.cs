@@ -15,6 +15,7 @@ public sealed class RowPolicies
 {
     public const string OwnerPolicy = "pantheon_owner_rows";
     public const string SystemPolicy = "pantheon_system_rows";
+    public const string ToolsPolicy = "pantheon_tools_projects";
 
     private readonly List<Func<IDocumentStore, OwnedTable>> _tables = [];
 
@@ -81,7 +82,7 @@ public sealed class RowSecuritySetup(IDocumentStore store, RowPolicies policies,
         await using var database = NpgsqlDataSource.Create(roles.Owner);
         await using var connection = await database.OpenConnectionAsync(token);
         await using var transaction = await connection.BeginTransactionAsync(token);
-        foreach (var sql in Grants().Concat(policies.Statements(store)))
+        foreach (var sql in Grants().Concat(policies.Statements(store)).Concat(ToolsGrants()))
         {
             await using var command = new NpgsqlCommand(sql, connection, transaction);
             await command.ExecuteNonQueryAsync(token);
@@ -101,6 +102,24 @@ public sealed class RowSecuritySetup(IDocumentStore store, RowPolicies policies,
         yield return $"alter default privileges in schema {schema} grant select, insert, update, delete on tables to {app}";
         yield return $"alter default privileges in schema {schema} grant usage, select, update on sequences to {app}";
         yield return $"alter default privileges in schema {schema} grant execute on functions to {app}";
+    }
+
+    /// <summary>
+    /// The tools API's role acts for projects, not users: it reads every project's <c>ProjectView</c> (to know which
+    /// project an address or id is) and appends tool events to project streams. Nothing else: no keys, chats or budgets.
+    /// </summary>
+    private IEnumerable<string> ToolsGrants()
+    {
+        var schema = store.Options.Events.DatabaseSchemaName;
+        var tools = Quote(DatabaseRoles.ToolsRole);
+        var projects = store.Options.FindOrResolveDocumentType(typeof(Pantheon.Projections.Projects.ProjectView)).TableName.QualifiedName;
+        yield return $"grant usage on schema {schema} to {tools}";
+        yield return $"grant select on {projects} to {tools}";
+        yield return $"drop policy if exists {RowPolicies.ToolsPolicy} on {projects}";
+        yield return $"create policy {RowPolicies.ToolsPolicy} on {projects} for select to {tools} using (true)";
+        yield return $"grant select, insert, update on {schema}.mt_events, {schema}.mt_streams to {tools}";
+        yield return $"grant usage, select, update on all sequences in schema {schema} to {tools}";
+        yield return $"grant execute on all functions in schema {schema} to {tools}";
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
@@ -135,6 +154,9 @@ public sealed record DatabaseRoles(string ApplicationConnection, string? Owner)
 {
     public const string ConnectionStringName = "Marten";
     public const string OwnerConnectionStringName = "MartenOwner";
+
+    /// <summary>The tools API's own role (scripts/db-roles.sql): project rows and tool events only.</summary>
+    public const string ToolsRole = "pantheon_tools";
 
     public string Application => new NpgsqlConnectionStringBuilder(ApplicationConnection).Username
         ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} names no user.");

@@ -118,6 +118,15 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         return new ContainerState(container.ID, health, detail, PublishedPorts(container.NetworkSettings));
     }
 
+    public Task StopContainerAsync(string nameOrId, TimeSpan grace, CancellationToken ct) =>
+        // The engine answers once the container has stopped: the call may take the whole grace period on top of its own time.
+        Call($"Stopping container {nameOrId}", async t =>
+        {
+            var parameters = new ContainerStopParameters { WaitBeforeKillSeconds = (uint)Math.Ceiling(grace.TotalSeconds) };
+            if (await IgnoreNotFound(docker.Containers.StopContainerAsync(nameOrId, parameters, t)))
+                logger.LogInformation("Stopped container {Container}", nameOrId);
+        }, ct, extra: grace);
+
     public async Task RemoveProjectAsync(Guid projectId, CancellationToken ct)
     {
         var filter = LabelFilter($"{PantheonLabels.ProjectId}={projectId:D}");
@@ -298,9 +307,9 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         }, ct);
 
     /// <summary>Runs one engine call under the engine timeout and turns its failures into <see cref="VmHostException"/>.</summary>
-    private async Task<T> Call<T>(string what, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    private async Task<T> Call<T>(string what, Func<CancellationToken, Task<T>> call, CancellationToken ct, TimeSpan extra = default)
     {
-        var timeout = TimeSpan.FromSeconds(settings.TimeoutSeconds);
+        var timeout = TimeSpan.FromSeconds(settings.TimeoutSeconds) + extra;
         // Streamed calls (exec) have no client timeout of their own, so every call gets one here.
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(timeout);
@@ -317,7 +326,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw NotAnswering(what, $"no answer within {settings.TimeoutSeconds}s", e);
+            throw NotAnswering(what, $"no answer within {timeout.TotalSeconds}s", e);
         }
         catch (Exception e) when (e is TimeoutException or HttpRequestException or SocketException or IOException)
         {
@@ -325,8 +334,8 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         }
     }
 
-    private Task Call(string what, Func<CancellationToken, Task> call, CancellationToken ct) =>
-        Call(what, async t => { await call(t); return true; }, ct);
+    private Task Call(string what, Func<CancellationToken, Task> call, CancellationToken ct, TimeSpan extra = default) =>
+        Call(what, async t => { await call(t); return true; }, ct, extra);
 
     private VmHostException NotAnswering(string what, string why, Exception inner) =>
         new($"Docker engine at {settings.Endpoint} did not answer: {what}: {why}", transient: true, inner);

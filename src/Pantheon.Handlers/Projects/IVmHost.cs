@@ -108,6 +108,12 @@ public interface IVmHost
 
     Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct);
 
+    /// <summary>
+    /// Stops the container, giving it <paramref name="grace"/> to shut down before it is killed; its volumes stay. A container
+    /// already stopped, or gone, is a no-op.
+    /// </summary>
+    Task StopContainerAsync(string nameOrId, TimeSpan grace, CancellationToken ct);
+
     /// <summary>Removes every container, network and volume labelled with the project: containers first.</summary>
     Task RemoveProjectAsync(Guid projectId, CancellationToken ct);
 

@@ -35,6 +35,17 @@ public sealed class ProjectSettings
 
     public int ReconcileIntervalSeconds { get; set; } = 300;
 
+    /// <summary>A ready project unused this long is stopped (<c>VmStopped</c> with reason <c>idle</c>); 0 turns idle stop off.</summary>
+    public double IdleStopMinutes { get; set; } = 60;
+
+    /// <summary>Overrides <see cref="IdleStopMinutes"/> when set (tests use seconds).</summary>
+    public int? IdleStopSeconds { get; set; }
+
+    /// <summary>How often activity is flushed and idle projects are looked for.</summary>
+    public int IdleCheckSeconds { get; set; } = 60;
+
+    public TimeSpan IdleStopAfter => IdleStopSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(IdleStopMinutes);
+
     public string FolderFor(Guid projectId) => Path.Combine(Path.GetFullPath(DataRoot), "windows-vm-files", projectId.ToString());
 
     public string HostFolderFor(Guid projectId) =>

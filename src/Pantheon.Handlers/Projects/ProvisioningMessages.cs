@@ -1,3 +1,4 @@
+using Pantheon.Domain.Projects;
 using Wolverine;
 using Wolverine.Persistence.Sagas;
 
@@ -17,7 +18,39 @@ public sealed record PrepareSharedFolder([property: SagaIdentity] Guid ProjectId
 
 public sealed record BootVm([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
-/// <summary>A scheduled look at the VM's health while it boots.</summary>
+/// <summary>A scheduled look at the VM's health while it boots or starts.</summary>
 public sealed record CheckVmHealth([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
 public sealed record DeleteProject([property: SagaIdentity] Guid ProjectId) : IProjectStep;
+
+/// <summary>Stop the VM container of a project whose stop was recorded (<see cref="VmStopRequested"/>, <see
+/// cref="VmRestartRequested"/>).</summary>
+public sealed record StopVm([property: SagaIdentity] Guid ProjectId) : IProjectStep;
+
+/// <summary>Start the stopped VM container of a project whose start was recorded (<see cref="VmStartRequested"/>).</summary>
+public sealed record StartVm([property: SagaIdentity] Guid ProjectId) : IProjectStep;
+
+/// <summary>Provision a failed project again from its first step (<see cref="ProvisioningRetried"/>).</summary>
+public sealed record RetryProvisioning([property: SagaIdentity] Guid ProjectId) : IProjectStep;
+
+/// <summary>What the saga is asked to do once a decision's events are recorded: the one place that maps them.</summary>
+public static class ProjectSagaMessages
+{
+    public static OutgoingMessages For(Guid projectId, IEnumerable<object> events)
+    {
+        var messages = new OutgoingMessages();
+        foreach (var e in events)
+        {
+            object? message = e switch
+            {
+                VmStopRequested or VmRestartRequested => new StopVm(projectId),
+                VmStartRequested => new StartVm(projectId),
+                ProvisioningRetried => new RetryProvisioning(projectId),
+                ProjectDeletionRequested => new DeleteProject(projectId),
+                _ => null,
+            };
+            if (message is not null) messages.Add(message);
+        }
+        return messages;
+    }
+}

@@ -13,7 +13,8 @@ public sealed record ReconcileOrphans;
 
 /// <summary>
 /// Removes labelled containers, networks and volumes that no live project owns (a crash between a Docker call and
-/// its event, a step that raced a deletion), and records each removal in the reconciler's stream.
+/// its event, a step that raced a deletion, a failed project whose clean-up found the engine away), and records each
+/// removal in the reconciler's stream.
 /// </summary>
 public static class ReconcileOrphansHandler
 {
@@ -25,7 +26,9 @@ public static class ReconcileOrphansHandler
     {
         var resources = await host.ListLabelledAsync(ct);
         var owners = resources.Select(r => r.ProjectId).Distinct().ToList();
-        var live = (await session.Query<ProjectView>().Where(p => owners.Contains(p.Id)).Select(p => p.Id).ToListAsync(ct)).ToHashSet();
+        // A failed project owns nothing: its failure removed what it made, or left it here when the engine did not answer.
+        var live = (await session.Query<ProjectView>().Where(p => owners.Contains(p.Id) && p.Status != ProjectStatus.Failed)
+            .Select(p => p.Id).ToListAsync(ct)).ToHashSet();
 
         var removed = new List<OrphanRemoved>();
         // Containers before networks and volumes: the engine refuses to remove a network or volume still in use.

@@ -42,6 +42,16 @@ public sealed class ChatDefaults
     /// <summary>The longest a whole reply may take (<c>Chat:MaxReplySeconds</c>).</summary>
     public int MaxReplySeconds { get; set; } = 600;
 
+    /// <summary>
+    /// How long past <see cref="MaxReplySeconds"/> a turn may stay without an outcome before it counts as abandoned (its
+    /// process died) and is recorded as interrupted (<c>Chat:AbandonedTurnMarginSeconds</c>): room for a live process
+    /// to record a reply that ended at the limit, and for clocks that differ between processes.
+    /// </summary>
+    public int AbandonedTurnMarginSeconds { get; set; } = 60;
+
+    /// <summary>How often each process looks for abandoned turns, besides at start-up (<c>Chat:AbandonedTurnSweepSeconds</c>).</summary>
+    public int AbandonedTurnSweepSeconds { get; set; } = 60;
+
     /// <summary>The longest message a user may send (<c>Chat:MaxMessageCharacters</c>).</summary>
     public int MaxMessageCharacters { get; set; } = 100_000;
 

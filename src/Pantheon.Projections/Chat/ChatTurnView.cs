@@ -49,6 +49,22 @@ public sealed class ChatTurnView
 }
 
 /// <summary>
+/// A message whose turn has no outcome yet (no reply, failure or interruption recorded): what the sweeper of abandoned
+/// turns looks at. Its id is the message's.
+/// </summary>
+public sealed class OpenTurn
+{
+    public Guid Id { get; set; }
+    public Guid ConversationId { get; set; }
+    public string UserId { get; set; } = "";
+    public string Model { get; set; } = "";
+    public DateTimeOffset SentAt { get; set; }
+
+    /// <summary>The message's version in the conversation's stream, where its correlation id is read back.</summary>
+    public long Position { get; set; }
+}
+
+/// <summary>
 /// Inline: a turn is on the conversation's history as soon as its event commits. The position is the event's
 /// version, known at append because chat appends carry the version they expect (see <c>ChatRecorder</c>).
 /// </summary>
@@ -64,12 +80,23 @@ public sealed class ChatTurnProjection : IProjection
             {
                 case MessageSent m:
                     operations.Store(ChatTurnView.From(ChatTurn.Of(m), m.ConversationId, m.MessageId, e.Version, e.UserName));
+                    operations.Store(new OpenTurn
+                    {
+                        Id = m.MessageId, ConversationId = m.ConversationId, UserId = m.UserId, Model = m.Model, SentAt = m.At,
+                        Position = e.Version,
+                    });
                     break;
                 case ReplyReceived r:
                     operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.MessageId), e.Version, e.UserName));
+                    operations.Delete<OpenTurn>(r.MessageId);
                     break;
                 case ReplyFailed f:
                     operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId, ChatTurnView.ReplyId(f.MessageId), e.Version, e.UserName));
+                    operations.Delete<OpenTurn>(f.MessageId);
+                    break;
+                case ReplyInterrupted i:
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(i), i.ConversationId, ChatTurnView.ReplyId(i.MessageId), e.Version, e.UserName));
+                    operations.Delete<OpenTurn>(i.MessageId);
                     break;
                 case ChatCleared c:
                     operations.DeleteWhere<ChatTurnView>(t => t.ConversationId == c.ConversationId);

@@ -23,12 +23,17 @@ public sealed class ProjectView
     public int? ViewerPort { get; set; }
     public string? FailedStep { get; set; }
     public string? FailureReason { get; set; }
+    /// <summary>Why the VM stopped, while it is stopped (<c>owner</c>, <c>operator</c>, <c>idle</c>).</summary>
+    public string? StopReason { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? ReadyAt { get; set; }
 }
 
-/// <summary>Inline: a created project is readable by the very next request.</summary>
+/// <summary>
+/// Inline: a created project is readable by the very next request. A read model only: decisions are made on
+/// <see cref="Project"/>; the status comes from the one mapping, <see cref="ProjectStatuses"/>.
+/// </summary>
 public sealed partial class ProjectViewProjection : SingleStreamProjection<ProjectView, Guid>
 {
     public ProjectView Create(ProjectRequested e) => new()
@@ -38,49 +43,88 @@ public sealed partial class ProjectViewProjection : SingleStreamProjection<Proje
 
     public void Apply(NetworkAllocated e, ProjectView view)
     {
-        var subnet = Domain.Projects.Subnet.Parse(e.Subnet);
-        view.Status = ProjectStatus.Provisioning;
-        view.Subnet = e.Subnet;
+        Moved(view, e, e.At);
+        view.Subnet = e.Subnet.Cidr;
         view.Network = e.NetworkName;
         view.NetworkId = e.NetworkId;
-        view.ToolsApiUrl = subnet.ToolsApiUrl;
-        view.UpdatedAt = e.At;
+        view.ToolsApiUrl = e.Subnet.ToolsApiUrl;
     }
 
     public void Apply(SharedFolderPrepared e, ProjectView view)
     {
+        Moved(view, e, e.At);
         view.SharedFolderPath = e.HostPath;
-        view.SharedFolderUrl = $"http://{e.ServerAddress}:8888/";
-        view.UpdatedAt = e.At;
+        view.SharedFolderUrl = view.Subnet is { } cidr ? Domain.Projects.Subnet.Parse(cidr).SharedFolderUrl : null;
     }
 
     public void Apply(VmBooted e, ProjectView view)
     {
-        view.Status = ProjectStatus.Ready;
+        Moved(view, e, e.At);
         view.VmAddress = e.VmAddress;
         view.VmContainer = e.VmContainerId;
         view.ViewerPort = e.ViewerPort;
         view.ReadyAt = e.At;
-        view.UpdatedAt = e.At;
     }
 
     public void Apply(ProjectProvisioningFailed e, ProjectView view)
     {
         // Provisioning removed whatever it had made, so none of it is the project's any more.
-        view.Status = ProjectStatus.Failed;
+        Moved(view, e, e.At);
         view.Subnet = view.Network = view.NetworkId = view.ToolsApiUrl = null;
         view.SharedFolderPath = view.SharedFolderUrl = view.VmAddress = view.VmContainer = null;
         view.ViewerPort = null;
         view.FailedStep = e.Step;
         view.FailureReason = e.Reason;
-        view.UpdatedAt = e.At;
     }
 
-    public void Apply(ProjectDeletionRequested e, ProjectView view)
+    public void Apply(ProvisioningRetried e, ProjectView view)
     {
-        view.Status = ProjectStatus.Deleting;
-        view.UpdatedAt = e.At;
+        Moved(view, e, e.At);
+        view.FailedStep = view.FailureReason = null;
+        view.ReadyAt = null;
+    }
+
+    public void Apply(ProjectDeletionRequested e, ProjectView view) => Moved(view, e, e.At);
+    public void Apply(VmStopRequested e, ProjectView view) => Moved(view, e, e.At);
+    public void Apply(VmRestartRequested e, ProjectView view) => Moved(view, e, e.At);
+
+    public void Apply(VmStopped e, ProjectView view)
+    {
+        Moved(view, e, e.At);
+        view.StopReason = e.Reason;
+    }
+
+    public void Apply(VmStopFailed e, ProjectView view)
+    {
+        Moved(view, e, e.At);
+        view.FailureReason = e.Reason;
+    }
+
+    public void Apply(VmStartRequested e, ProjectView view)
+    {
+        Moved(view, e, e.At);
+        view.FailureReason = null;
+    }
+
+    public void Apply(VmStarted e, ProjectView view)
+    {
+        Moved(view, e, e.At);
+        view.VmContainer = e.VmContainerId;
+        view.StopReason = view.FailureReason = null;
+        view.ReadyAt = e.At;
+    }
+
+    public void Apply(VmStartFailed e, ProjectView view)
+    {
+        Moved(view, e, e.At);
+        view.FailureReason = e.Reason;
     }
 
     public bool ShouldDelete(ProjectDeleted e) => true;
+
+    private static void Moved(ProjectView view, object e, DateTimeOffset at)
+    {
+        view.Status = ProjectStatuses.After(e, view.Status);
+        view.UpdatedAt = at;
+    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -46,67 +47,159 @@ public static class EventExport
     public static async Task WriteAsync(string connectionString, string schema, Filter filter, Stream output, CancellationToken ct)
     {
         await using var database = NpgsqlDataSource.Create(connectionString);
-        await using var command = database.CreateCommand(Sql(schema, filter));
-        if (filter.From is { } from) command.Parameters.Add(new NpgsqlParameter { ParameterName = "from", Value = from });
-        if (filter.To is { } to) command.Parameters.Add(new NpgsqlParameter { ParameterName = "to", Value = to });
-        if (filter.Stream is { } stream) command.Parameters.Add(new NpgsqlParameter { ParameterName = "stream", Value = stream });
-
-        var line = new ArrayBufferWriter<byte>(4096);
-        await using var json = new Utf8JsonWriter(line, new JsonWriterOptions { SkipValidation = true });
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(4096);
+        await using var connection = await database.OpenConnectionAsync(ct);
+        // COPY in binary: rows arrive as length-prefixed fields, read in place from one buffer, never as .NET objects.
+        await using var rows = await connection.BeginRawBinaryCopyAsync(Copy(schema, filter), ct);
+        await using var json = new Utf8JsonWriter(System.IO.Stream.Null, new JsonWriterOptions { SkipValidation = true });
+        var lines = new ArrayBufferWriter<byte>(OutputChunk * 2);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
-            await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, ct);
-            while (await reader.ReadAsync(ct))
+            var (filled, parsed, headerRead) = (0, 0, false);
+            while (true)
             {
-                // Sequential access: columns are read in order.
-                json.Reset(line);
-                json.WriteStartObject();
-                json.WriteNumber(Sequence, reader.GetInt64(0));
-                json.WriteString(Time, new DateTimeOffset(reader.GetFieldValue<DateTime>(1)));
-                if (reader.IsDBNull(2)) json.WriteNull(Stream); else json.WriteString(Stream, reader.GetGuid(2));
-                var type = reader.GetString(3);
-                json.WriteString(Type, type);
-                WriteNullableString(json, User, reader, 4);
-                WriteNullableString(json, Correlation, reader, 5);
-                json.WritePropertyName(Data);
-                var data = reader.GetString(6);
-                if (scratch.Length < Encoding.UTF8.GetMaxByteCount(data.Length))
+                var read = await rows.ReadAsync(buffer.AsMemory(filled), ct);
+                filled += read;
+                if (!headerRead && filled >= CopyHeaderLength)
                 {
-                    ArrayPool<byte>.Shared.Return(scratch);
-                    scratch = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(data.Length));
+                    if (!buffer.AsSpan(0, CopySignature.Length).SequenceEqual(CopySignature))
+                        throw new InvalidDataException("COPY did not answer in its binary format.");
+                    (parsed, headerRead) = (CopyHeaderLength + BinaryPrimitives.ReadInt32BigEndian(buffer.AsSpan(15)), true);
                 }
-                var length = Encoding.UTF8.GetBytes(data, scratch);
-                Transcode(scratch.AsSpan(0, length), json, Secrets.GetValueOrDefault(type));
-                json.WriteEndObject();
-                json.Flush();
-                output.Write(line.WrittenSpan);
-                output.WriteByte((byte)'\n');
-                line.ResetWrittenCount();
+                if (headerRead)
+                {
+                    var (consumed, done) = WriteRows(buffer.AsSpan(parsed, filled - parsed), json, lines);
+                    parsed += consumed;
+                    if (lines.WrittenCount >= OutputChunk || done || read == 0)
+                    {
+                        await output.WriteAsync(lines.WrittenMemory, ct);
+                        lines.ResetWrittenCount();
+                    }
+                    if (done)
+                    {
+                        // Nothing may follow the trailer; reading on to the end lets the connection see the copy complete.
+                        if (await rows.ReadAsync(buffer, ct) != 0) throw new InvalidDataException("COPY sent data after its trailer.");
+                        break;
+                    }
+                }
+                if (read == 0) throw new InvalidDataException("COPY ended in the middle of a row.");
+                // Keep the partial row at the front; a row larger than the buffer gets a larger buffer.
+                buffer.AsSpan(parsed, filled - parsed).CopyTo(buffer);
+                (filled, parsed) = (filled - parsed, 0);
+                if (filled == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(scratch);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
         await output.FlushAsync(ct);
     }
 
-    private static string Sql(string schema, Filter filter)
+    private const int OutputChunk = 1 << 16;
+
+    // PGCOPY\n\377\r\n\0, then 32-bit flags and the length of a header extension.
+    private static readonly byte[] CopySignature = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', 10, 255, 13, 10, 0];
+    private const int CopyHeaderLength = 19;
+
+    private static readonly DateTime PostgresEpoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>
+    /// Writes every whole row of <paramref name="rows"/> as a JSON line; answers how many bytes it used and whether it
+    /// reached the end of the copy. A row cut off by the end of the buffer waits for the next read.
+    /// </summary>
+    private static (int Consumed, bool Done) WriteRows(ReadOnlySpan<byte> rows, Utf8JsonWriter json, ArrayBufferWriter<byte> lines)
     {
-        var sql = new StringBuilder("select seq_id, timestamp, stream_id, type, user_name, correlation_id, data::text from ")
-            .Append(schema).Append(".mt_events where is_archived = false");
-        if (filter.From is not null) sql.Append(" and timestamp >= @from");
-        if (filter.To is not null) sql.Append(" and timestamp <= @to");
-        if (filter.Stream is not null) sql.Append(" and stream_id = @stream");
-        return sql.Append(" order by seq_id").ToString();
+        var consumed = 0;
+        Span<Field> fields = stackalloc Field[Columns];
+        while (true)
+        {
+            var row = rows[consumed..];
+            if (row.Length < 2) return (consumed, false);
+            var count = BinaryPrimitives.ReadInt16BigEndian(row);
+            if (count == -1) return (consumed + 2, true); // the trailer
+            if (count != Columns) throw new InvalidDataException($"COPY sent {count} columns, not {Columns}.");
+            var at = 2;
+            for (var i = 0; i < Columns; i++)
+            {
+                if (row.Length < at + 4) return (consumed, false);
+                var length = BinaryPrimitives.ReadInt32BigEndian(row[at..]);
+                at += 4;
+                fields[i] = new Field(at, length); // -1: null
+                if (length < 0) continue;
+                if (row.Length < at + length) return (consumed, false);
+                at += length;
+            }
+            WriteRow(row, fields, json, lines);
+            consumed += at;
+        }
     }
 
-    private static void WriteNullableString(Utf8JsonWriter json, JsonEncodedText name, NpgsqlDataReader reader, int ordinal)
+    private const int Columns = 7;
+
+    /// <summary>Where a column's value lies in its row; <see cref="Length"/> -1 is SQL null.</summary>
+    private readonly record struct Field(int Start, int Length)
     {
-        if (reader.IsDBNull(ordinal)) json.WriteNull(name);
-        else json.WriteString(name, reader.GetString(ordinal));
+        public bool IsNull => Length < 0;
+        public Range Range => new(Start, Start + Length);
     }
+
+    private static void WriteRow(ReadOnlySpan<byte> row, ReadOnlySpan<Field> fields, Utf8JsonWriter json, ArrayBufferWriter<byte> lines)
+    {
+        json.Reset(lines);
+        json.WriteStartObject();
+        json.WriteNumber(Sequence, BinaryPrimitives.ReadInt64BigEndian(row[fields[0].Range]));
+        // timestamptz: microseconds since 2000-01-01 UTC, the value Npgsql would read.
+        json.WriteString(Time, new DateTimeOffset(PostgresEpoch.AddTicks(BinaryPrimitives.ReadInt64BigEndian(row[fields[1].Range]) * 10)));
+        if (fields[2].IsNull) json.WriteNull(Stream); else json.WriteString(Stream, new Guid(row[fields[2].Range], bigEndian: true));
+        var type = row[fields[3].Range];
+        json.WriteString(Type, type);
+        WriteNullableString(json, User, row, fields[4]);
+        WriteNullableString(json, Correlation, row, fields[5]);
+        json.WritePropertyName(Data);
+        var data = row[fields[6].Range];
+        if (data.Length == 0 || data[0] != 1) throw new InvalidDataException("jsonb arrived in a binary version this export does not read.");
+        Transcode(data[1..], json, SecretsOf(type));
+        json.WriteEndObject();
+        json.Flush();
+        lines.Write("\n"u8);
+    }
+
+    private static void WriteNullableString(Utf8JsonWriter json, JsonEncodedText name, ReadOnlySpan<byte> row, Field field)
+    {
+        if (field.IsNull) json.WriteNull(name);
+        else json.WriteString(name, row[field.Range]);
+    }
+
+    /// <summary>The secret fields of an event type, by its stored name in UTF-8; null for a type without any.</summary>
+    private static HashSet<string>? SecretsOf(ReadOnlySpan<byte> type)
+    {
+        foreach (var (name, fields) in SecretsUtf8)
+            if (type.SequenceEqual(name)) return fields;
+        return null;
+    }
+
+    private static readonly (byte[] Type, HashSet<string> Fields)[] SecretsUtf8 =
+        Secrets.Select(s => (Encoding.UTF8.GetBytes(s.Key), s.Value)).ToArray();
+
+    private static string Copy(string schema, Filter filter)
+    {
+        // COPY takes no parameters: the filters are values this command parsed itself, written back as typed literals.
+        var sql = new StringBuilder("copy (select seq_id, timestamp, stream_id, type, user_name, correlation_id, data from ")
+            .Append(schema).Append(".mt_events where is_archived = false");
+        if (filter.From is { } from) sql.Append(" and timestamp >= '").Append(Literal(from)).Append("'::timestamptz");
+        if (filter.To is { } to) sql.Append(" and timestamp <= '").Append(Literal(to)).Append("'::timestamptz");
+        if (filter.Stream is { } stream) sql.Append(" and stream_id = '").Append(stream.ToString("D")).Append("'::uuid");
+        return sql.Append(" order by seq_id) to stdout (format binary)").ToString();
+    }
+
+    private static string Literal(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Copies stored event JSON token by token, renaming properties as the API names them and blanking secret fields
@@ -116,6 +209,7 @@ public static class EventExport
     {
         var reader = new Utf8JsonReader(data);
         var depth = 0;
+        Span<char> chars = stackalloc char[128];
         while (reader.Read())
         {
             switch (reader.TokenType)
@@ -125,9 +219,9 @@ public static class EventExport
                 case JsonTokenType.StartArray: json.WriteStartArray(); depth++; break;
                 case JsonTokenType.EndArray: json.WriteEndArray(); depth--; break;
                 case JsonTokenType.PropertyName:
-                    var name = reader.GetString()!;
-                    json.WritePropertyName(Names.GetOrAdd(name, n => JsonEncodedText.Encode(Naming.ConvertName(n))));
-                    if (depth == 1 && secrets?.Contains(name) == true)
+                    var name = PropertyName(ref reader, chars);
+                    json.WritePropertyName(name.Api);
+                    if (depth == 1 && secrets?.Contains(name.Stored) == true)
                     {
                         reader.Read();
                         reader.Skip();
@@ -144,7 +238,22 @@ public static class EventExport
         }
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonEncodedText> Names = new(StringComparer.Ordinal);
+    private sealed record NameEntry(string Stored, JsonEncodedText Api);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, NameEntry> Names = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, NameEntry>.AlternateLookup<ReadOnlySpan<char>> NamesBySpan =
+        Names.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>The property's stored and API names, from a cache looked up without making a string for a name seen before.</summary>
+    private static NameEntry PropertyName(ref Utf8JsonReader reader, scoped Span<char> chars)
+    {
+        if (!reader.ValueIsEscaped && reader.ValueSpan.Length <= chars.Length
+            && Encoding.UTF8.TryGetChars(reader.ValueSpan, chars, out var written)
+            && NamesBySpan.TryGetValue(chars[..written], out var cached))
+            return cached;
+        var name = reader.GetString()!;
+        return Names.GetOrAdd(name, n => new NameEntry(n, JsonEncodedText.Encode(Naming.ConvertName(n))));
+    }
 
     private static bool TryParse(string[] arguments, out Filter filter, out string error)
     {

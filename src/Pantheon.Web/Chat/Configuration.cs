@@ -1,6 +1,7 @@
 using JasperFx.Events.Projections;
 using Marten;
 using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 
@@ -20,7 +21,10 @@ public static class Configuration
         services.AddSingleton<ChatTurns>();
         // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
         services.AddSingleton<ChatSetupCache>();
-        services.AddHostedService<ChatSetupListener>();
+        services.AddSingleton<INotificationListener, ChatSetupListener>();
+        // Turns whose process died mid-reply are recorded as interrupted, at start-up and periodically.
+        services.AddSingleton<AbandonedTurns>();
+        services.AddHostedService(s => s.GetRequiredService<AbandonedTurns>());
         services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
         return services;
     }
@@ -32,8 +36,19 @@ public static class Configuration
         opts.Schema.For<ChatTurnView>()
             .Duplicate(x => x.ConversationId).Duplicate(x => x.Position).Duplicate(x => x.ContextLength);
         opts.Projections.Add<CustomModelViewProjection>(ProjectionLifecycle.Inline);
-        opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
         opts.Schema.For<CustomModelView>().Index(x => x.UserId);
+        opts.Schema.For<OpenTurn>().Duplicate(x => x.SentAt);
+        return opts;
+    }
+
+    /// <summary>
+    /// The notification that evicts a user's chat setup in other processes. Registered after every inline projection of
+    /// the events it watches (budgets included): Marten reads no result of a queued SQL command, so its <c>select</c>
+    /// must come after each operation that reads its own result in the same batch.
+    /// </summary>
+    public static StoreOptions AddChatSetupNotifications(this StoreOptions opts)
+    {
+        opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
         return opts;
     }
 }

@@ -5,6 +5,7 @@ using FluentValidation;
 using Pantheon.Domain.Chat;
 using Pantheon.Domain.Settings;
 using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Projects;
 using Pantheon.Handlers.Settings;
 using Pantheon.Web.Auth;
 using Wolverine;
@@ -44,13 +45,24 @@ public static class SendChatEndpoint
 {
     [WolverinePost("/api/chat", OperationId = "SendChat")]
     [ProducesResponseType<ChatReply>(StatusCodes.Status200OK)]
+    [ProducesResponseType<Projects.ProjectAccepted>(StatusCodes.Status202Accepted)]
     [ProducesEventStream("With `Accept: text/event-stream`: events `delta` ({\"text\"}), then `done` (conversation_id, message_id, "
         + "model, finish_reason, usage) or, once streaming has begun, `error` ({\"status\", \"message\", \"limit\"}).")]
     [ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity,
-        StatusCodes.Status502BadGateway, StatusCodes.Status504GatewayTimeout)]
+        StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout)]
     public static async Task<IResult> Post(
-        SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context)
+        SendChat command, ClaimsPrincipal principal, HttpContext http, ChatTurns turns, IMessageContext context, ProjectActivity activity)
     {
+        if (command.ProjectId is { } projectId)
+        {
+            // A chat about a project is activity (idle stop), and needs its VM: a stopped one is started, and the client
+            // told to come back (202, the project's status) rather than chatting with a machine that is not there.
+            var wake = await context.InvokeAsync<WakeAnswer>(new WakeProject(projectId, principal.UserId()), http.RequestAborted);
+            if (!wake.Found) return Results.Problem(Infrastructure.Problems.NotFound("The project"));
+            await activity.TouchAsync(projectId, http.RequestAborted);
+            if (wake.MustWait) return Results.Json(new Projects.ProjectAccepted(projectId, wake.Status),
+                statusCode: StatusCodes.Status202Accepted);
+        }
         var message = new SendMessage(principal.UserId(), command.Message!, command.ProjectId, command.Model, command.ModelParameters);
         var correlationId = context.CorrelationId is { Length: > 0 } id ? id : Guid.CreateVersion7().ToString();
         var start = await turns.StartAsync(message, correlationId, http.RequestAborted);
@@ -131,7 +143,7 @@ public static class SendChatEndpoint
         };
         if (failure.Limit is not null) extensions["limit"] = failure.Limit;
         var problem = Results.Problem(
-            statusCode: failure.Status, title: "The provider did not reply", detail: failure.Message, extensions: extensions);
+            statusCode: failure.Status, title: failure.Title, detail: failure.Message, extensions: extensions);
         return failure.RetryAfter is { } after ? new WithRetryAfter(problem, after) : problem;
     }
 

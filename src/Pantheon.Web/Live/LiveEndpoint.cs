@@ -1,3 +1,4 @@
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Web.Auth;
 using Pantheon.Web.Limits;
 
@@ -13,6 +14,15 @@ public sealed class LiveSettings
 
     /// <summary>How often an idle socket is pinged.</summary>
     public int KeepAliveSeconds { get; set; } = 20;
+
+    /// <summary>How often the hub reads the event log even without a notification (one may have been lost).</summary>
+    public int CatchUpSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// The longest the hub waits at a missing sequence number whose writer may still commit (it holds back the updates after
+    /// it meanwhile); past it the number is passed. Numbers whose writers have ended are passed at once.
+    /// </summary>
+    public int GapTimeoutSeconds { get; set; } = 5;
 }
 
 public static class LiveEndpoint
@@ -21,6 +31,7 @@ public static class LiveEndpoint
     {
         services.AddSingleton(configuration.GetSection(LiveSettings.Section).Get<LiveSettings>() ?? new LiveSettings());
         services.AddSingleton<LiveUpdates>();
+        services.AddSingleton<INotificationListener>(s => s.GetRequiredService<LiveUpdates>());
         services.AddHostedService(s => s.GetRequiredService<LiveUpdates>());
         return services;
     }

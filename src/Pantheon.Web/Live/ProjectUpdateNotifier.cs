@@ -10,8 +10,9 @@ namespace Pantheon.Web.Live;
 public sealed record ProjectUpdate(Guid ProjectId, string? OwnerId, string Status, string Event, DateTimeOffset At);
 
 /// <summary>
-/// Inline, so it runs in the transaction that appends the events: a <c>pg_notify</c> queued there is delivered
-/// to every listening backend process exactly when, and only if, the events commit, in commit order.
+/// Inline, so it runs in the transaction that appends the events: a <c>pg_notify</c> queued there reaches every listening
+/// backend process when, and only if, the events commit. It is a hint to look (<see cref="LiveUpdates"/> reads the events
+/// themselves), so a notification that never arrives delays an update, and loses nothing.
 /// </summary>
 public sealed class ProjectUpdateNotifier : IProjection
 {
@@ -21,24 +22,20 @@ public sealed class ProjectUpdateNotifier : IProjection
     {
         foreach (var e in events)
         {
-            if (StatusAfter(e.Data) is not var (status, at)) continue;
+            // The same mapping as the read model's; the events' own times, since quick append fills no metadata before commit.
+            if (ProjectStatuses.Of(e.Data) is not { } status || ProjectStatuses.TimeOf(e.Data) is not { } at) continue;
             var owner = (e.Data as ProjectRequested)?.OwnerId;
-            var update = new ProjectUpdate(e.StreamId, owner, status, e.EventTypeName, at);
+            var update = new ProjectUpdate(e.StreamId, owner, Wire(status), e.EventTypeName, at);
             operations.QueueSqlCommand("select pg_notify(?, ?)", Channel, JsonSerializer.Serialize(update));
         }
         return Task.CompletedTask;
     }
 
+    /// <summary>The project's status after the event, and the event's own time; null for events a client is not told of.</summary>
     // The events' own times: quick append fills no IEvent metadata before the transaction commits.
-    private static (string Status, DateTimeOffset At)? StatusAfter(object data) => data switch
-    {
-        ProjectRequested e => ("requested", e.At),
-        NetworkAllocated e => ("provisioning", e.At),
-        SharedFolderPrepared e => ("provisioning", e.At),
-        VmBooted e => ("ready", e.At),
-        ProjectProvisioningFailed e => ("failed", e.At),
-        ProjectDeletionRequested e => ("deleting", e.At),
-        ProjectDeleted e => ("deleted", e.At),
-        _ => null,
-    };
+    public static (string Status, DateTimeOffset At)? StatusAfter(object data) =>
+        ProjectStatuses.Of(data) is { } status && ProjectStatuses.TimeOf(data) is { } at ? (Wire(status), at) : null;
+
+    /// <summary>The status as the API spells it (snake_case).</summary>
+    public static string Wire(ProjectStatus status) => JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString());
 }

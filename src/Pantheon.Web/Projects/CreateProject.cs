@@ -47,7 +47,8 @@ public static class CreateProjectEndpoint
     {
         var id = Guid.CreateVersion7();
         var owner = principal.UserId();
-        var requested = new ProjectRequested(id, owner, command.Name!.Trim(), command.Os ?? ProjectOs.Windows11, time.GetUtcNow());
-        return (new ProjectAccepted(id, ProjectStatus.Requested), MartenOps.StartStream<ProjectView>(id, requested), [new StartProvisioning(id, owner)]);
+        var requested = ProjectDecider.Request(id, owner, command.Name!.Trim(), command.Os ?? ProjectOs.Windows11, time.GetUtcNow());
+        return (new ProjectAccepted(id, ProjectStatus.Requested), MartenOps.StartStream<Project>(id, requested),
+            [new StartProvisioning(id, owner)]);
     }
 }

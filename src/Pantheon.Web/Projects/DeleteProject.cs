@@ -1,26 +1,29 @@
 using System.Security.Claims;
-using Marten;
 using Microsoft.AspNetCore.Mvc;
 using Pantheon.Domain.Projects;
-using Pantheon.Projections.Projects;
+using Pantheon.Handlers.Projects;
 using Pantheon.Web.Auth;
 using Wolverine;
 using Wolverine.Http;
-using Wolverine.Persistence;
+using Wolverine.Marten;
 
 namespace Pantheon.Web.Projects;
 
 public static class DeleteProjectEndpoint
 {
-    public static ProblemDetails Validate([Entity(Required = false)] ProjectView? project, ClaimsPrincipal principal) =>
-        GetProjectEndpoint.Validate(project, principal);
+    public static ProblemDetails Validate(Project? project, ClaimsPrincipal principal) =>
+        ProjectLifecycleEndpoints.Owned(project, principal);
 
-    /// <summary>Records the request and hands teardown to the saga; asking again while it runs changes nothing.</summary>
+    /// <summary>
+    /// Records the request and hands teardown to the saga; asking again while it runs changes nothing. The stream is locked
+    /// while the decision is made (a delete may come in the middle of provisioning): a saga step committing at that moment
+    /// waits and then retries on the newer stream, instead of the delete failing on a version conflict.
+    /// </summary>
     [WolverineDelete("/api/projects/{id}", OperationId = "DeleteProject")]
-    public static (ProjectAccepted, OutgoingMessages) Delete([Entity(Required = false)] ProjectView? project, IDocumentSession session, TimeProvider time)
+    public static (ProjectAccepted, Events, OutgoingMessages) Delete(
+        [WriteAggregate(Required = false, LoadStyle = ConcurrencyStyle.Exclusive)] Project? project, TimeProvider time)
     {
-        if (project!.Status == ProjectStatus.Deleting) return (new ProjectAccepted(project.Id, ProjectStatus.Deleting), []);
-        session.Events.Append(project.Id, new ProjectDeletionRequested(project.Id, time.GetUtcNow()));
-        return (new ProjectAccepted(project.Id, ProjectStatus.Deleting), [new Handlers.Projects.DeleteProject(project.Id)]);
+        var events = ProjectDecider.Delete(project!, time.GetUtcNow());
+        return (new ProjectAccepted(project!.Id, ProjectStatus.Deleting), new Events(events), ProjectSagaMessages.For(project.Id, events));
     }
 }

@@ -10,10 +10,12 @@ namespace Pantheon.Web.Projects;
 public record ProjectResponse(
     Guid Id, string Name, string Os, ProjectStatus Status, string? Subnet, string? Network, string? VmAddress, string? VmContainer,
     string? SharedFolderPath, string? SharedFolderUrl, string? ToolsApiUrl, int? ViewerPort, string? FailedStep, string? FailureReason,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ReadyAt)
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ReadyAt, string? StopReason)
 {
     public static ProjectResponse From(ProjectView v) => new(v.Id, v.Name, v.Os, v.Status, v.Subnet, v.Network, v.VmAddress, v.VmContainer,
-        v.SharedFolderPath, v.SharedFolderUrl, v.ToolsApiUrl, v.ViewerPort, v.FailedStep, v.FailureReason, v.CreatedAt, v.UpdatedAt, v.ReadyAt);
+        v.SharedFolderPath, v.SharedFolderUrl, v.ToolsApiUrl, v.ViewerPort, v.FailedStep, v.FailureReason, v.CreatedAt, v.UpdatedAt,
+            v.ReadyAt,
+        v.StopReason);
 }
 
 /// <summary>202 with the project's <c>Location</c>: the work goes on in the background.</summary>

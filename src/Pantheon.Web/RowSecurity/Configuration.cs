@@ -6,7 +6,7 @@ using Pantheon.Domain.Users;
 using Pantheon.Handlers.Budgets;
 using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
-using Pantheon.Handlers.Projects;
+using Pantheon.Handlers.Viewer;
 using Pantheon.Projections.Audit;
 using Pantheon.Projections.Chat;
 using Pantheon.Projections.Keys;
@@ -24,12 +24,14 @@ public static class RowSecurityConfiguration
     /// </summary>
     public static RowPolicies UserOwnedTables() => new RowPolicies()
         .Document<ProjectView>(nameof(ProjectView.OwnerId))
-        .Document<ProjectProvisioning>(nameof(ProjectProvisioning.OwnerId))
+        // The operators' dashboard: read on the system path (operator routes); a user's transaction sees only its own.
+        .Document<ProjectOverview>(nameof(ProjectOverview.OwnerId))
         .Document<ProviderKey>(nameof(ProviderKey.UserId))
         .Document<ProviderKeyView>(nameof(ProviderKeyView.UserId))
         .Document<ProviderKeySecret>(nameof(ProviderKeySecret.UserId))
         .Document<CustomModelView>(nameof(CustomModelView.UserId))
         .Document<ChatTurnView>(nameof(ChatTurnView.UserId))
+        .Document<OpenTurn>(nameof(OpenTurn.UserId))
         .Document<User>(nameof(User.UserId))
         .Document<UserSettings>(nameof(UserSettings.UserId))
         .Document<AuditEntry>(nameof(AuditEntry.UserId))
@@ -37,7 +39,8 @@ public static class RowSecurityConfiguration
         .Document<Budget>(nameof(Budget.UserId), sharedWhenNoOwner: true)
         .Table(UsageTotals.TotalsTable, "user_id")
         .Table(BudgetLedger.LedgerTable, "user_id")
-        .Table(BudgetLedger.ReservationsTable, "user_id");
+        .Table(BudgetLedger.ReservationsTable, "user_id")
+        .Table(ViewerTickets.Table, "user_id");
 
     /// <summary>
     /// Sets the request's <see cref="DatabaseActor"/>: the token's user, or the system path on operator routes (those

@@ -167,6 +167,60 @@ public class AuditTests(AppFixture app)
         export.ShouldNotContain(Key);
     }
 
+    [Fact]
+    public async Task the_export_blanks_every_secret_field_of_every_event_type_that_has_one_even_in_a_row_larger_than_its_buffer()
+    {
+        // One event of each type with secrets, every string field a value of its own (a secret's must never leave),
+        // and one more whose row is larger than the export's read buffer, so that it arrives in pieces.
+        var stream = Guid.CreateVersion7();
+        var events = AuditText.SecretFields.Keys.Select(type => Build(type, i => $"field-{i}-{Guid.NewGuid():N}")).ToList();
+        var large = new string('x', 3 << 20);
+        events.Add(Build(typeof(Pantheon.Domain.Keys.KeyAdded), i => i == nameof(Pantheon.Domain.Keys.KeyAdded.Name) ? large : $"big-{i}"));
+        await using (var session = app.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession())
+        {
+            session.Events.StartStream(stream, events);
+            await session.SaveChangesAsync();
+        }
+
+        using var output = new MemoryStream();
+        var store = app.Host.Services.GetRequiredService<IDocumentStore>();
+        await Pantheon.Web.Audit.EventExport.WriteAsync(TestDatabase.ConnectionString, store.Options.DatabaseSchemaName,
+            new Pantheon.Web.Audit.EventExport.Filter(null, null, stream), output, CancellationToken.None);
+        var text = System.Text.Encoding.UTF8.GetString(output.ToArray());
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).ToList();
+
+        lines.Count.ShouldBe(events.Count);
+        var api = new JsonSerializerOptions();
+        Pantheon.Web.Json.Configure(api);
+        foreach (var (line, e) in lines.Zip(events))
+        {
+            var secrets = AuditText.SecretFields[e.GetType()];
+            foreach (var field in secrets)
+            {
+                var value = (string)e.GetType().GetProperty(field)!.GetValue(e)!;
+                text.ShouldNotContain(value);
+                line.GetProperty("data").GetProperty(JsonNamingPolicy.SnakeCaseLower.ConvertName(field)).GetString().ShouldBe("[redacted]");
+            }
+            var expected = JsonSerializer.SerializeToElement(AuditText.Redacted(e), e.GetType(), api);
+            JsonElement.DeepEquals(line.GetProperty("data"), expected).ShouldBeTrue(e.GetType().Name);
+        }
+        lines[^1].GetProperty("data").GetProperty("name").GetString().ShouldBe(large);
+    }
+
+    /// <summary>An event of <paramref name="type"/> through its widest constructor, each string argument from <paramref name="text"/>.</summary>
+    private static object Build(Type type, Func<string, string> text)
+    {
+        var constructor = type.GetConstructors().MaxBy(c => c.GetParameters().Length)!;
+        return constructor.Invoke(constructor.GetParameters().Select(p => p.ParameterType switch
+        {
+            var t when t == typeof(string) => text(p.Name![..1].ToUpperInvariant() + p.Name[1..]),
+            var t when t == typeof(Guid) || t == typeof(Guid?) => Guid.NewGuid(),
+            var t when t == typeof(DateTimeOffset) || t == typeof(DateTimeOffset?) => DateTimeOffset.UtcNow,
+            var t when t.IsValueType => Activator.CreateInstance(t),
+            _ => null,
+        }).ToArray());
+    }
+
     /// <summary>The audit log is built by the async daemon; tests drive it to the end of the log explicitly.</summary>
     private async Task CatchUp() =>
         (await app.Host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();

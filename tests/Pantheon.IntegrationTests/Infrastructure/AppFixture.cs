@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pantheon.TestSupport;
 using Alba;
 using Marten;
@@ -38,7 +39,7 @@ public class AppFixture : IAsyncLifetime
         // Custom models in these tests live on the loopback fake; the SSRF tests run a host without this allowance.
         settings["Chat:AllowedPrivateNetworks:0"] = "127.0.0.0/8";
         Configure(settings);
-        Host = await StartAsync(settings, Logs);
+        Host = await StartAsync(settings, Logs, messageSchema: MessageSchema(GetType().Name));
         await Host.ResetAllPantheonDataAsync();
         await RemoveTestMachinesAsync();
     }
@@ -50,12 +51,20 @@ public class AppFixture : IAsyncLifetime
         if (Directory.Exists(TestSettings.DataRoot)) Directory.Delete(TestSettings.DataRoot, recursive: true);
     }
 
+    /// <summary>
+    /// A test host in Solo mode. A Solo host releases the ownership of every message in its message storage when it starts
+    /// (it takes itself for the only node), and every Solo host is node 1: hosts sharing one storage take each other's
+    /// saga steps. So each host gets the Wolverine schema of its collection: <paramref name="messageSchema"/>, else one
+    /// named after the calling file (one test class, one collection), shared only by the hosts that class starts.
+    /// </summary>
     public static Task<IAlbaHost> StartAsync(Dictionary<string, string?> settings, LogCapture? logs = null, string environment = "Testing",
-        Action<IServiceCollection>? services = null) =>
+        Action<IServiceCollection>? services = null, string? messageSchema = null, [CallerFilePath] string caller = "") =>
         AlbaHost.For<Program>(b =>
         {
             b.UseEnvironment(environment);
             foreach (var (key, value) in settings) b.UseSetting(key, value);
+            if (!settings.ContainsKey(MessageSchemaSetting))
+                b.UseSetting(MessageSchemaSetting, messageSchema ?? MessageSchema(Path.GetFileNameWithoutExtension(caller)));
             if (services is not null) b.ConfigureServices(services);
             b.ConfigureServices(services =>
             {
@@ -69,6 +78,11 @@ public class AppFixture : IAsyncLifetime
                 }
             });
         });
+
+    public const string MessageSchemaSetting = "Durability:MessageSchema";
+
+    /// <summary>The Wolverine schema of the hosts of one test collection.</summary>
+    public static string MessageSchema(string collection) => "wolverine_" + collection.ToLowerInvariant();
 
     /// <summary>
     /// Also holds every <c>/api</c> answer that the run's test hosts gave against the OpenAPI document: an undeclared

@@ -12,9 +12,11 @@ public sealed class Chromium : IAsyncDisposable
     private readonly Process _process;
     private readonly ClientWebSocket _socket;
     private readonly string _profile;
+    private readonly int _port;
     private int _nextId;
 
-    private Chromium(Process process, ClientWebSocket socket, string profile) => (_process, _socket, _profile) = (process, socket, profile);
+    private Chromium(Process process, ClientWebSocket socket, string profile, int port) =>
+        (_process, _socket, _profile, _port) = (process, socket, profile, port);
 
     public static async Task<Chromium> LaunchAsync()
     {
@@ -41,16 +43,30 @@ public sealed class Chromium : IAsyncDisposable
         var page = pages.First(p => (string?)p!["type"] == "page")!;
         var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri((string)page["webSocketDebuggerUrl"]!), CancellationToken.None);
-        return new Chromium(process, socket, profile);
+        return new Chromium(process, socket, profile, port);
     }
 
     public Task Navigate(Uri url) => Call("Page.navigate", new JsonObject { ["url"] = url.ToString() });
 
-    /// <summary>Evaluates JavaScript in the page and returns its value as JSON.</summary>
-    public async Task<JsonNode?> Evaluate(string expression)
+    /// <summary>
+    /// Evaluates JavaScript in the page and returns its value as JSON; <paramref name="userGesture"/> runs it as a person's
+    /// click would (what opens a tab).
+    /// </summary>
+    public async Task<JsonNode?> Evaluate(string expression, bool userGesture = false)
     {
-        var result = await Call("Runtime.evaluate", new JsonObject { ["expression"] = expression, ["returnByValue"] = true });
+        var result = await Call("Runtime.evaluate", new JsonObject
+        {
+            ["expression"] = expression, ["returnByValue"] = true, ["awaitPromise"] = true, ["userGesture"] = userGesture,
+        });
         return result["result"]?["value"]?.DeepClone();
+    }
+
+    /// <summary>The addresses of every open tab, the one this instance drives included.</summary>
+    public async Task<IReadOnlyList<string>> PageUrls()
+    {
+        using var http = new HttpClient();
+        var pages = JsonNode.Parse(await http.GetStringAsync($"http://127.0.0.1:{_port}/json/list"))!.AsArray();
+        return pages.Where(p => (string?)p!["type"] == "page").Select(p => (string)p!["url"]!).ToList();
     }
 
     public async Task<bool> WaitFor(string expression, TimeSpan timeout)

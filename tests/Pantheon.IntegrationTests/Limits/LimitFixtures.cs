@@ -35,7 +35,7 @@ public abstract class LimitedHostFixture(string name) : IAsyncLifetime
         settings["Docker:Instance"] = _instance;
         settings["Projects:DataRoot"] = DataRoot;
         Configure(settings);
-        Host = await AppFixture.StartAsync(settings);
+        Host = await AppFixture.StartAsync(settings, messageSchema: AppFixture.MessageSchema($"limits_{name}"));
         await RemoveMachinesAsync();
     }
 

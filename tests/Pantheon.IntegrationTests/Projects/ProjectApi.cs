@@ -56,3 +56,19 @@ public static class ProjectApi
     public static Task WaitUntilGone(this IAlbaHost host, string token, Guid id, int seconds = 60) =>
         Eventually.Get(() => host.Find(token, id), p => p is null, TimeSpan.FromSeconds(seconds), $"project {id} to be deleted");
 }
+
+/// <summary>The lifecycle routes: <c>POST /api/projects/{id}/{verb}</c>, or the operator's under <c>/api/admin</c>.</summary>
+public static class LifecycleApi
+{
+    public static async Task<JsonElement> Lifecycle(this IAlbaHost host, string token, Guid id, string verb, int status = 202,
+        bool admin = false)
+    {
+        var result = await host.Scenario(x =>
+        {
+            x.WithBearerToken(token);
+            x.Post.Url(admin ? $"/api/admin/projects/{id}/{verb}" : $"/api/projects/{id}/{verb}");
+            x.StatusCodeShouldBe(status);
+        });
+        return status == 403 ? default : await result.ReadAsJsonAsync<JsonElement>();
+    }
+}

@@ -44,8 +44,11 @@ public class ProvisioningFailureTests(AppFixture app)
         // One user makes all thirty: both hosts allow that many projects.
         var settings = TestSettings.Base();
         settings["Limits:ProjectsPerUser"] = "30";
-        await using var first = await AppFixture.StartAsync(settings);
-        await using var second = await AppFixture.StartAsync(settings);
+        // Test hosts run Solo, and every Solo host is node 1: two on one message store take each other's saga steps, which no
+        // production layout does (the fault suite's TwoNodeTests runs two real Balanced nodes on one store). Each keeps its
+        // messages apart here; the projects and subnet leases they contend for are the same documents.
+        await using var first = await AppFixture.StartAsync(settings, messageSchema: AppFixture.MessageSchema("thirty_first"));
+        await using var second = await AppFixture.StartAsync(settings, messageSchema: AppFixture.MessageSchema("thirty_second"));
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         var ids = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => (i % 2 == 0 ? first : second).Create(token, $"parallel {i}")));
 
@@ -94,6 +97,8 @@ public class ProvisioningFailureTests(AppFixture app)
         public Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct) => engine.EnsureNetworkAsync(spec, ct);
         public Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct) => engine.EnsureContainerStartedAsync(spec, ct);
         public Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct) => engine.InspectAsync(nameOrId, ct);
+        public Task StopContainerAsync(string nameOrId, TimeSpan grace, CancellationToken ct) =>
+            engine.StopContainerAsync(nameOrId, grace, ct);
         public Task RemoveProjectAsync(Guid projectId, CancellationToken ct) => engine.RemoveProjectAsync(projectId, ct);
         public Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct) => engine.ListLabelledAsync(ct);
         public Task RemoveAsync(LabelledResource resource, CancellationToken ct) => engine.RemoveAsync(resource, ct);

@@ -22,25 +22,73 @@ function cell(row, text, className) {
   return td;
 }
 
+// The dashboard: counts per status, one filtered page at a time (in flight and failed first), operator buttons per row.
+const dashboard = { after: null, next: null };
+const operations = { ready: ["stop", "restart"], stopped: ["start"] };
+
 async function loadSagas() {
   const body = $("sagas").tBodies[0];
+  const query = new URLSearchParams({ limit: "50" });
+  if ($("filter-status").value) query.set("status", $("filter-status").value);
+  if ($("filter-owner").value.trim()) query.set("owner", $("filter-owner").value.trim());
+  if (dashboard.after) query.set("after", dashboard.after);
   try {
-    const sagas = await api("/api/admin/sagas");
+    const page = await api(`/api/admin/sagas?${query}`);
+    $("counts").replaceChildren(...Object.entries(page.counts).map(([status, count]) => {
+      const span = document.createElement("span");
+      span.className = `status-${status}`;
+      span.dataset.status = status;
+      span.textContent = `${status}: ${count}`;
+      return span;
+    }));
     body.replaceChildren();
-    for (const s of sagas) {
+    for (const s of page.items) {
       const row = body.insertRow();
       row.dataset.projectId = s.project_id;
-      cell(row, s.project_name || s.project_id);
+      cell(row, s.project_name).title = s.project_id;
       cell(row, s.owner_id);
+      cell(row, s.project_status, `status-${s.project_status}`).dataset.role = "status";
       cell(row, s.step);
-      cell(row, s.project_status || "deleted", `status-${s.project_status}`);
       cell(row, s.attempts);
       cell(row, `${Math.round(s.age_seconds)} s`);
       cell(row, s.waiting_on_timeout ? "yes" : "no");
       cell(row, s.last_error);
+      const buttons = cell(row, "");
+      for (const action of operations[s.project_status] || []) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.action = action;
+        button.textContent = action[0].toUpperCase() + action.slice(1);
+        button.addEventListener("click", () => operate(s.project_id, action));
+        buttons.append(button);
+      }
     }
+    dashboard.next = page.next_after;
+    $("next-page").disabled = !page.next_after;
   } catch (e) {
     say(`Sagas: ${e.message}`);
+  }
+}
+
+async function operate(projectId, action) {
+  try {
+    await api(`/api/admin/projects/${projectId}/${action}`, { method: "POST" });
+    say("");
+    await loadSagas();
+  } catch (e) {
+    say(`${action}: ${e.message}`);
+  }
+}
+
+// A ticket is single-use and short-lived, so it is asked for on the click; the tab opens first, while the click counts.
+async function connectViewer(projectId) {
+  const tab = window.open("", "_blank");
+  try {
+    const ticket = await api(`/api/projects/${projectId}/viewer-ticket`, { method: "POST" });
+    if (tab) tab.location.href = ticket.url; else location.assign(ticket.url);
+  } catch (e) {
+    tab?.close();
+    say(`Connect: ${e.message}`);
   }
 }
 
@@ -63,6 +111,15 @@ async function loadProjects() {
     cell(row, p.subnet);
     cell(row, p.vm_address);
     cell(row, p.failure_reason);
+    const viewer = cell(row, "");
+    if (p.status === "ready") {
+      const link = document.createElement("a");
+      link.href = "#";
+      link.dataset.action = "connect";
+      link.textContent = "Connect";
+      link.addEventListener("click", (e) => { e.preventDefault(); connectViewer(p.id); });
+      viewer.append(link);
+    }
   }
 }
 
@@ -102,6 +159,9 @@ async function signIn(token) {
   }
 }
 
+$("filters").addEventListener("submit", (e) => { e.preventDefault(); dashboard.after = null; loadSagas(); });
+$("first-page").addEventListener("click", () => { dashboard.after = null; loadSagas(); });
+$("next-page").addEventListener("click", () => { dashboard.after = dashboard.next; loadSagas(); });
 $("signin").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value); });
 $("create").addEventListener("submit", async (e) => {
   e.preventDefault();

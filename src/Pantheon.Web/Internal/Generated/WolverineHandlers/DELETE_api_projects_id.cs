@@ -28,15 +28,10 @@ namespace Internal.Generated.WolverineHandlers
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
-            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
-            Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
-            // Building the Marten session
-            await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Projects.DeleteProjectEndpoint").SetTag("http.route", "/api/projects/{id}").SetTag("http.request.method", "DELETE");
-            string Id_rawValue = (string?)httpContext.GetRouteValue("Id");
-            System.Guid Id = default;
+            string id_rawValue = (string?)httpContext.GetRouteValue("id");
+            System.Guid id = default;
 
-            if (Id_rawValue != null && System.Guid.TryParse(Id_rawValue, System.Globalization.CultureInfo.InvariantCulture, out Id))
+            if (id_rawValue != null && System.Guid.TryParse(id_rawValue, System.Globalization.CultureInfo.InvariantCulture, out id))
             {
             }
             else
@@ -45,10 +40,16 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            
-            // Try to load the existing saga document
-            var project = await documentSession.LoadAsync<Pantheon.Projections.Projects.ProjectView>(Id, httpContext.RequestAborted).ConfigureAwait(false);
-            var problemDetails1 = Pantheon.Web.Projects.DeleteProjectEndpoint.Validate(project, httpContext.User);
+            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
+            Wolverine.Http.Runtime.UserNameMiddleware.Apply(httpContext, messageContext);
+            // Building the Marten session
+            await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Projects.DeleteProjectEndpoint").SetTag("http.route", "/api/projects/{id}").SetTag("http.request.method", "DELETE");
+            // Loading Marten aggregate as part of the aggregate handler workflow
+            var stream_project = await documentSession.Events.FetchForExclusiveWriting<Pantheon.Domain.Projects.Project>(id, httpContext.RequestAborted);
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.id", id);
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("wolverine.stream.type", "Pantheon.Domain.Projects.Project");
+            var problemDetails1 = Pantheon.Web.Projects.DeleteProjectEndpoint.Validate(stream_project.Aggregate, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -58,7 +59,14 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var projectAccepted_response, var outgoingMessages) = Pantheon.Web.Projects.DeleteProjectEndpoint.Delete(project, documentSession, _timeProvider);
+            (var projectAccepted_response, var events, var outgoingMessages) = Pantheon.Web.Projects.DeleteProjectEndpoint.Delete(stream_project.Aggregate, _timeProvider);
+
+            if (events != null)
+            {
+                
+                // Capturing any possible events returned from the command handlers
+                stream_project.AppendMany(events);
+            }
 
             
             // Outgoing, cascaded message

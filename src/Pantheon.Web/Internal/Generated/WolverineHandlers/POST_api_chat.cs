@@ -3,6 +3,7 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Routing;
 using Pantheon.Handlers.Chat;
+using Pantheon.Handlers.Projects;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -17,13 +18,15 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> _validatorOfSendChat;
         private readonly Pantheon.Handlers.Chat.ChatTurns _chatTurns;
+        private readonly Pantheon.Handlers.Projects.ProjectActivity _projectActivity;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Pantheon.Handlers.Chat.ChatTurns chatTurns, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_chat(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<Pantheon.Web.Chat.SendChat> validatorOfSendChat, Pantheon.Handlers.Chat.ChatTurns chatTurns, Pantheon.Handlers.Projects.ProjectActivity projectActivity, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfSendChat = validatorOfSendChat;
             _chatTurns = chatTurns;
+            _projectActivity = projectActivity;
             _wolverineRuntime = wolverineRuntime;
         }
 
@@ -49,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.Runtime.RequestIdMiddleware.Apply(httpContext, messageContext);
             
             // The actual HTTP request handler execution
-            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _chatTurns, messageContext).ConfigureAwait(false);
+            var result = await Pantheon.Web.Chat.SendChatEndpoint.Post(command, httpContext.User, httpContext, _chatTurns, messageContext, _projectActivity).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
             

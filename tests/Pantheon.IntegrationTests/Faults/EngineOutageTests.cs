@@ -1,0 +1,100 @@
+using Pantheon.Handlers.Projects;
+using Pantheon.IntegrationTests.Infrastructure;
+using Pantheon.TestSupport;
+using Xunit.Abstractions;
+
+namespace Pantheon.IntegrationTests.Faults;
+
+/// <summary>
+/// The Docker engine goes away mid-provisioning. Never the shared engine: a private one (<see cref="PrivateDockerEngine"/>)
+/// that this test starts, stops and starts again.
+/// </summary>
+[Collection(FaultsCollection.Name)]
+public class EngineOutageTests(ITestOutputHelper output)
+{
+    private static readonly string[] Images = ["pantheon/file-server:latest", "pantheon/test-vm:latest"];
+
+    private static Task<PrivateDockerEngine> StartEngineAsync() =>
+        PrivateDockerEngine.StartAsync($"pte-{TestSettings.Instance}", TestSettings.DockerEndpoint, Images);
+
+    [Fact]
+    public async Task steps_retry_with_backoff_while_the_engine_is_away_and_finish_once_it_is_back()
+    {
+        await using var engine = await StartEngineAsync();
+        // A window of 1 + 2 + 4 + 8 + 16 s of retries: longer than the engine takes to stop and start again.
+        await using var cluster = await FaultCluster.CreateAsync(s =>
+        {
+            s["Docker:Endpoint"] = engine.Endpoint;
+            s["Docker:TimeoutSeconds"] = "5";
+            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
+            s["Projects:MaxStepAttempts"] = "6";
+        });
+        var node = await cluster.AddNodeAsync();
+        var token = TestSettings.TokenFor(TestSettings.NewUser("engine-away"));
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++) ids.Add(await cluster.CreateProjectAsync(node, token));
+
+        await Eventually.Get(() => cluster.EventCountsAsync(ids[0]), e => e.ContainsKey("network_allocated"), TimeSpan.FromSeconds(60),
+            "the first network", pollMilliseconds: 10);
+        var stoppedAt = DateTimeOffset.UtcNow;
+        await engine.StopAsync();
+        await Eventually.Get(() => cluster.ScalarAsync<long>(
+                $"select count(*) from {FaultCluster.Schema}.mt_doc_projectprovisioning where (data->>'Attempts')::int > 0"),
+            n => n > 0, TimeSpan.FromSeconds(30), "a step to fail and be retried");
+        await engine.StartAsync();
+        var backAt = DateTimeOffset.UtcNow;
+
+        foreach (var id in ids) (await cluster.WaitForStatusAsync(id, "Ready", seconds: 180)).ShouldBe("Ready", $"project {id}");
+        foreach (var id in ids) await cluster.ShouldBeProvisionedOnceAsync(id);
+        var retries = node.Log.Split('\n').Where(l => l.Contains("retrying in", StringComparison.Ordinal)).ToList();
+        retries.ShouldNotBeEmpty();
+        output.WriteLine($"engine away {(backAt - stoppedAt).TotalSeconds:F1} s (stop and start included); {retries.Count} retries:");
+        foreach (var line in retries.Take(12)) output.WriteLine(line.Trim());
+    }
+
+    [Fact]
+    public async Task a_project_whose_engine_stays_away_past_the_retry_window_fails_with_the_reason_and_leaves_nothing_behind()
+    {
+        await using var engine = await StartEngineAsync();
+        // A window of 1 + 2 s (longer than the engine takes to stop, so the clean-up finds it gone): it stays away far longer.
+        await using var cluster = await FaultCluster.CreateAsync(s =>
+        {
+            s["Docker:Endpoint"] = engine.Endpoint;
+            s["Docker:TimeoutSeconds"] = "5";
+            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
+            s["Projects:MaxStepAttempts"] = "3";
+            s["Projects:ReconcilerEnabled"] = "true";
+            s["Projects:ReconcileIntervalSeconds"] = "2";
+        });
+        var node = await cluster.AddNodeAsync();
+        var token = TestSettings.TokenFor(TestSettings.NewUser("engine-gone"));
+        var id = await cluster.CreateProjectAsync(node, token);
+        await Eventually.Get(() => cluster.EventCountsAsync(id), e => e.ContainsKey("network_allocated"), TimeSpan.FromSeconds(60),
+            "the network", pollMilliseconds: 10);
+        var made = (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ToList();
+        await engine.StopAsync();
+
+        (await cluster.WaitForStatusAsync(id, "Failed", seconds: 120)).ShouldBe("Failed");
+        var project = (await cluster.ProjectAsync(node, token, id))!.Value;
+        var reason = project.GetProperty("failure_reason").GetString();
+        output.WriteLine($"failed at {project.GetProperty("failed_step").GetString()}: {reason}");
+        reason.ShouldNotBeNull().ShouldContain("did not answer");
+        reason.ShouldContain("cleanup deferred to the reconciler");
+        project.GetProperty("failed_step").GetString().ShouldNotBeNullOrEmpty();
+        (await cluster.LeasesAsync(id)).ShouldBeEmpty();
+
+        await engine.StartAsync();
+        var found = (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ToList();
+        output.WriteLine($"made before the stop: {Names(made)}; found after the restart: {Names(found)}");
+        // The reconciler records its removals when its pass commits, after the engine has done them.
+        await Eventually.Get(() => cluster.ScalarAsync<long>(
+                $"select count(*) from {FaultCluster.Schema}.mt_events where type = 'orphan_removed' and data->>'ProjectId' = @id",
+                ("id", id.ToString())),
+            n => n >= Math.Max(1, found.Count), TimeSpan.FromSeconds(60), "the reconciler to record what it removed");
+        (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ShouldBeEmpty();
+        var removals = node.Log.Split('\n').Where(l => l.Contains("Removed orphaned", StringComparison.Ordinal));
+        foreach (var line in removals) output.WriteLine(line.Trim());
+    }
+
+    private static string Names(IEnumerable<LabelledResource> resources) => string.Join(", ", resources.Select(r => r.Name));
+}
