@@ -63,7 +63,8 @@ public sealed class RowPolicies
 /// does not depend on the order of resources), then the application role's rights (data only: no DDL, no TRUNCATE),
 /// then the row policies.
 /// </summary>
-public sealed class RowSecuritySetup(IDocumentStore store, RowPolicies policies, DatabaseRoles roles, NpgsqlDataSource requests)
+public sealed class RowSecuritySetup(
+    IDocumentStore store, RowPolicies policies, DatabaseRoles roles, NpgsqlDataSource requests, Wolverine.WolverineOptions wolverine)
     : IStatefulResourceWithDependencies
 {
     /// <summary>After every other resource (Marten's schema, Wolverine's tables): the grants and policies cover them all.</summary>
@@ -90,9 +91,13 @@ public sealed class RowSecuritySetup(IDocumentStore store, RowPolicies policies,
         await transaction.CommitAsync(token);
     }
 
-    private IEnumerable<string> Grants()
+    /// <summary>The application role's data rights in Marten's schema and in Wolverine's message schema (a setting).</summary>
+    private IEnumerable<string> Grants() =>
+        new[] { store.Options.DatabaseSchemaName, wolverine.Durability.MessageStorageSchemaName ?? store.Options.DatabaseSchemaName }
+            .Distinct().SelectMany(Grants);
+
+    private IEnumerable<string> Grants(string schema)
     {
-        var schema = store.Options.DatabaseSchemaName;
         var app = Quote(roles.Application);
         yield return $"grant usage on schema {schema} to {app}";
         yield return $"grant select, insert, update, delete on all tables in schema {schema} to {app}";

@@ -79,14 +79,7 @@ public static class TestDatabase
                     await create.ExecuteNonQueryAsync();
                 }
             }
-            await using (var connection = new NpgsqlConnection(connectionString))
-            {
-                await connection.OpenAsync();
-                var roles = await File.ReadAllTextAsync(Path.Combine(PantheonCli.RepositoryRoot(), "scripts", "db-roles.sql"));
-                await using var command = new NpgsqlCommand(roles, connection);
-                await command.ExecuteNonQueryAsync();
-            }
-            await SetupAsync(connectionString);
+            await PrepareAsync(connectionString);
             Created.Add(connectionString);
         }
         finally
@@ -95,10 +88,77 @@ public static class TestDatabase
         }
     }
 
+    /// <summary>
+    /// What a deployment does before its first backend starts, on the database of <paramref name="superuser"/> (a
+    /// superuser's connection, any cluster): the roles of scripts/db-roles.sql, then <c>resources setup</c> in its own
+    /// process as the owner role, with <paramref name="settings"/> over the tests' base settings (a message schema, a
+    /// production durability mode). Answers the application role's connection string, what the backend runs as.
+    /// </summary>
+    public static async Task<string> PrepareAsync(string superuser, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        await using (var connection = new NpgsqlConnection(superuser))
+        {
+            await connection.OpenAsync();
+            var roles = await File.ReadAllTextAsync(Path.Combine(PantheonCli.RepositoryRoot(), "scripts", "db-roles.sql"));
+            await using var command = new NpgsqlCommand(roles, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        await SetupAsync(superuser, settings);
+        return As(superuser, ApplicationRole);
+    }
+
+    /// <summary>A fresh database of its own with the two roles and nothing else (no <c>resources setup</c>): the superuser's.</summary>
+    public static async Task<string> BareAsync(string name)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(ConnectionString);
+        var database = $"{builder.Database}_{name}";
+        var admin = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = "postgres", Pooling = false }.ConnectionString;
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"drop database if exists \"{database}\" with (force)", connection);
+            await drop.ExecuteNonQueryAsync();
+            await using var create = new NpgsqlCommand($"create database \"{database}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        var superuser = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = database, Pooling = false }.ConnectionString;
+        await using (var connection = new NpgsqlConnection(superuser))
+        {
+            await connection.OpenAsync();
+            var roles = await File.ReadAllTextAsync(Path.Combine(PantheonCli.RepositoryRoot(), "scripts", "db-roles.sql"));
+            await using var command = new NpgsqlCommand(roles, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        return superuser;
+    }
+
+    private static readonly HashSet<(string Database, string Schema)> MessageSchemas = [];
+
+    /// <summary>
+    /// The Wolverine message schema <paramref name="schema"/> in the database of <paramref name="application"/>, made once
+    /// per run by <c>resources setup</c> as the owner role: the application role, which test hosts run as, creates none.
+    /// </summary>
+    public static async Task EnsureMessageSchemaAsync(string application, string schema)
+    {
+        var database = new NpgsqlConnectionStringBuilder(application).Database!;
+        await Gate.WaitAsync();
+        try
+        {
+            if (MessageSchemas.Contains((database, schema))) return;
+            await SetupAsync(AsSuperuser(application), new Dictionary<string, string?> { ["Durability:MessageSchema"] = schema });
+            MessageSchemas.Add((database, schema));
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
     /// <summary>The operators' step before a backend starts: <c>resources setup</c>, in its own process, as the owner role.</summary>
-    private static async Task SetupAsync(string connectionString)
+    private static async Task SetupAsync(string connectionString, IReadOnlyDictionary<string, string?>? extra = null)
     {
         var settings = TestSettings.Base();
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
         settings["ConnectionStrings:Marten"] = As(connectionString, ApplicationRole);
         settings["ConnectionStrings:MartenOwner"] = As(connectionString, OwnerRole);
         var (exit, output, error) = await PantheonCli.RunAsync(settings, "resources", "setup");

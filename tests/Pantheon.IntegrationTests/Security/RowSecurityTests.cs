@@ -1,8 +1,14 @@
+using Alba;
+using Microsoft.AspNetCore.Hosting;
+using Wolverine;
 using Marten;
 using Marten.Events;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Pantheon.Domain.Chat;
+using Pantheon.Domain.Users;
 using Pantheon.Handlers.Infrastructure;
+using Pantheon.Handlers.Viewer;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.IntegrationTests.Projects;
 using Pantheon.Projections.Keys;
@@ -111,31 +117,93 @@ public class RowSecurityTests(AppFixture app)
         }
     }
 
+    /// <summary>
+    /// Tables that hold a user column and deliberately have no row policy, each with its reason. Anything else with a user
+    /// or owner column must be under forced row-level security.
+    /// </summary>
+    private static readonly Dictionary<string, string> WithoutPolicies = new()
+    {
+        // The event log: Marten's daemon and every replay read all of it; users reach events only through filtered paths
+        // (the audit routes read AuditEntry rows, which have policies; a project's events route checks the owner).
+        ["pantheon.mt_events"] = "the event log (user_name is who caused an event)",
+    };
+
+    private static readonly string[] UserColumns = ["user_id", "owner_id", "user_name", "userid", "ownerid"];
+
     [Fact]
-    public async Task every_table_that_holds_a_user_id_is_under_row_level_security()
+    public async Task every_table_with_a_user_or_owner_column_has_a_forced_owner_policy()
     {
         await using var connection = new NpgsqlConnection(TestDatabase.ConnectionString);
         await connection.OpenAsync();
-        // Tables of our own with a user column, and document tables whose documents name a user.
+        // Every table of every schema of ours, from pg_class: its columns, whether row-level security is forced, its policies.
         await using var command = new NpgsqlCommand("""
-            select format('%s.%s', table_schema, table_name) from information_schema.columns
-            where table_schema = 'pantheon' and column_name = 'user_id'
+            select format('%s.%s', n.nspname, c.relname), c.relrowsecurity and c.relforcerowsecurity,
+                   array(select lower(a.attname::text) from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped),
+                   array(select p.polname::text from pg_policy p where p.polrelid = c.oid)
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_'
             """, connection);
-        var holders = new List<string>();
+        var tables = new List<(string Name, bool Forced, string[] Columns, string[] Policies)>();
         await using (var reader = await command.ExecuteReaderAsync())
-            while (await reader.ReadAsync()) holders.Add(reader.GetString(0));
-        var store = app.Host.Services.GetRequiredService<IDocumentStore>();
-        holders.AddRange(store.Options.AllKnownDocumentTypes()
-            .Where(d => d.DocumentType.Assembly != typeof(Wolverine.Envelope).Assembly) // Wolverine's own storage: no user's data
-            .Where(d => d.DocumentType.GetProperty("UserId") is not null || d.DocumentType.GetProperty("OwnerId") is not null)
-            .Select(d => store.Options.FindOrResolveDocumentType(d.DocumentType).TableName.QualifiedName));
+            while (await reader.ReadAsync())
+                tables.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetFieldValue<string[]>(2), reader.GetFieldValue<string[]>(3)));
+        tables.ShouldContain(t => t.Name == "pantheon.mt_events"); // the listing sees the schema at all
 
-        var covered = Tables.Select(t => t.Table).ToHashSet();
-        holders.Distinct().Where(t => !covered.Contains(t)).ShouldBeEmpty("add them to RowSecurityConfiguration.UserOwnedTables");
-        await using var forced = new NpgsqlCommand(
-            "select count(*) from pg_class where oid = any($1::regclass[]) and relrowsecurity and relforcerowsecurity", connection);
-        forced.Parameters.Add(new NpgsqlParameter { Value = covered.ToArray() });
-        (await forced.ExecuteScalarAsync()).ShouldBe((long)covered.Count);
+        // A document's owner is inside its JSON: a Marten document type with a UserId or OwnerId is a user-owned table too.
+        var store = app.Host.Services.GetRequiredService<IDocumentStore>();
+        var documentOwners = store.Options.AllKnownDocumentTypes()
+            .Where(d => d.DocumentType.GetProperty("UserId") is not null || d.DocumentType.GetProperty("OwnerId") is not null)
+            .Select(d => store.Options.FindOrResolveDocumentType(d.DocumentType).TableName.QualifiedName).ToHashSet();
+
+        var unguarded = tables
+            .Where(t => t.Columns.Any(UserColumns.Contains) || documentOwners.Contains(t.Name))
+            .Where(t => !WithoutPolicies.ContainsKey(t.Name))
+            .Where(t => !t.Forced || !t.Policies.Contains(RowPolicies.OwnerPolicy))
+            .Select(t => t.Name).ToList();
+        unguarded.ShouldBeEmpty("add them to RowSecurityConfiguration.UserOwnedTables (resources setup gives them their policies)");
+
+        // And the list itself: every table it names exists and is forced.
+        var listed = Tables.Select(t => t.Table).ToList();
+        listed.Where(t => !tables.Any(x => x.Name == t && x.Forced)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task the_backend_applies_no_schema_change_at_start_up()
+    {
+        // A database with the two roles and no `resources setup`: what a backend finds when the deployment skipped the step.
+        var superuser = await TestDatabase.BareAsync("rls_bare");
+        var settings = TestSettings.Base();
+        settings["ConnectionStrings:Marten"] = TestDatabase.As(superuser, TestDatabase.ApplicationRole);
+        settings["ConnectionStrings:MartenOwner"] = TestDatabase.As(superuser, TestDatabase.OwnerRole);
+        settings[AppFixture.MessageSchemaSetting] = "pantheon";
+        var started = await Record.ExceptionAsync(async () =>
+        {
+            await using var host = await AlbaHost.For<Program>(b =>
+            {
+                b.UseEnvironment("Testing");
+                foreach (var (key, value) in settings) b.UseSetting(key, value);
+                b.ConfigureServices(services =>
+                {
+                    services.RunWolverineInSoloMode();
+                    services.MartenDaemonModeIsSolo();
+                });
+            });
+            await host.Scenario(s =>
+            {
+                s.Get.Url("/api/me");
+                s.WithRequestHeader("Authorization", $"Bearer {TestSettings.TokenFor(TestSettings.NewUser("bare"))}");
+                s.IgnoreStatusCode();
+            });
+        });
+
+        // Whether or not it started, it made nothing: no schema, no table, anywhere.
+        await using var connection = new NpgsqlConnection(superuser);
+        await connection.OpenAsync();
+        await using var made = new NpgsqlCommand("""
+            select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_'
+            """, connection);
+        (await made.ExecuteScalarAsync()).ShouldBe(0L, started?.ToString());
     }
 
     /// <summary>A user with a row in every user-owned table, made through the API.</summary>
@@ -152,6 +220,17 @@ public class RowSecurityTests(AppFixture app)
         await app.Host.Send(HttpMethod.Put, $"/api/admin/budgets/{user}", Admin, new { monthly_tokens = 1_000_000 });
         await app.Host.Send(HttpMethod.Post, "/api/chat", token, new { message = "hello", model = "openrouter/x" });
         Guid? project = withProject ? await app.Host.Create(token, "rls") : null;
+        // A viewer ticket (the API issues one only for a running VM) and a turn still open (its reply not yet recorded).
+        await app.Host.Services.GetRequiredService<ViewerTickets>()
+            .IssueAsync(user, project ?? Guid.NewGuid(), DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), default);
+        await using (var session = await app.Host.Services.GetRequiredService<ActorSessions>().ForAsync(new DatabaseActor.User(user), default))
+        {
+            var conversation = UserId.ConversationStreamFor(user, Guid.NewGuid());
+            session.LastModifiedBy = user;
+            session.Events.StartStream(conversation, new MessageSent(conversation, Guid.NewGuid(), user, null, "open", "openrouter/x",
+                DateTimeOffset.UtcNow));
+            await session.SaveChangesAsync();
+        }
         (await app.Host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();
         return (user, token, project);
     }
