@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Pantheon.Domain.Budgets;
 using Pantheon.Domain.Keys;
+using Pantheon.Domain.Projects;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
 using Pantheon.Handlers.Budgets;
@@ -24,6 +25,8 @@ public static class RowSecurityConfiguration
     /// </summary>
     public static RowPolicies UserOwnedTables() => new RowPolicies()
         .Document<ProjectView>(nameof(ProjectView.OwnerId))
+        // Write models used as stream types (no rows today): held to the same rule should Marten ever store them.
+        .Document<Project>(nameof(Project.OwnerId))
         // The operators' dashboard: read on the system path (operator routes); a user's transaction sees only its own.
         .Document<ProjectOverview>(nameof(ProjectOverview.OwnerId))
         .Document<ProviderKey>(nameof(ProviderKey.UserId))

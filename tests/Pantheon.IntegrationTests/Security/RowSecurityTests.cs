@@ -40,7 +40,7 @@ public class RowSecurityTests(AppFixture app)
             // Counted by the superuser first: the saga may still add to alice's audit entries while this runs.
             var all = await Count(TestDatabase.ConnectionString, null, $"select count(*) from {table.Table} where {table.Owner} = $1", alice);
             var bobs = await Count(TestDatabase.ConnectionString, null, $"select count(*) from {table.Table} where {table.Owner} = $1", bob);
-            if (!table.Table.EndsWith(".budget_reservations")) // a settled turn leaves no reservation
+            if (!MayBeEmpty.Any(table.Table.EndsWith))
             {
                 all.ShouldBeGreaterThan(0, $"{table.Table} holds none of alice's rows");
                 bobs.ShouldBeGreaterThan(0, $"{table.Table} holds none of bob's rows");
@@ -125,8 +125,19 @@ public class RowSecurityTests(AppFixture app)
     {
         // The event log: Marten's daemon and every replay read all of it; users reach events only through filtered paths
         // (the audit routes read AuditEntry rows, which have policies; a project's events route checks the owner).
-        ["pantheon.mt_events"] = "the event log (user_name is who caused an event)",
+        ["mt_events"] = "the event log (user_name is who caused an event)",
+        // Wolverine's storage, in Marten's schema or a message schema of its own: owner_id is the node that owns a message.
+        ["wolverine_incoming_envelopes"] = "owner_id is a Wolverine node",
+        ["wolverine_outgoing_envelopes"] = "owner_id is a Wolverine node",
+        ["mt_doc_envelope"] = "Wolverine's envelopes as Marten documents: OwnerId is a Wolverine node",
     };
+
+    /// <summary>User-owned tables that may hold no row of a user made through the API, and why.</summary>
+    private static readonly string[] MayBeEmpty =
+    [
+        ".budget_reservations", // a settled turn leaves no reservation
+        ".mt_doc_providerkey", ".mt_doc_project", // write models used as stream types: Marten stores no row of them
+    ];
 
     private static readonly string[] UserColumns = ["user_id", "owner_id", "user_name", "userid", "ownerid"];
 
@@ -157,7 +168,7 @@ public class RowSecurityTests(AppFixture app)
 
         var unguarded = tables
             .Where(t => t.Columns.Any(UserColumns.Contains) || documentOwners.Contains(t.Name))
-            .Where(t => !WithoutPolicies.ContainsKey(t.Name))
+            .Where(t => !WithoutPolicies.ContainsKey(t.Name[(t.Name.IndexOf('.') + 1)..]))
             .Where(t => !t.Forced || !t.Policies.Contains(RowPolicies.OwnerPolicy))
             .Select(t => t.Name).ToList();
         unguarded.ShouldBeEmpty("add them to RowSecurityConfiguration.UserOwnedTables (resources setup gives them their policies)");
