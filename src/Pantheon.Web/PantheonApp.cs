@@ -45,7 +45,9 @@ public static class PantheonApp
 {
     public const string ConnectionStringName = DatabaseRoles.ConnectionStringName;
 
-    /// <summary>Set by the commands that change the schema (<c>resources</c>, <c>projections</c>): they connect as the owner role.</summary>
+    /// <summary>
+    /// Set by the commands that change the schema (<c>resources</c>, <c>projections</c>): they connect as the owner role.
+    /// </summary>
     public const string SchemaOwnerKey = "Database:AsSchemaOwner";
 
     public static WebApplicationBuilder AddPantheon(this WebApplicationBuilder builder)

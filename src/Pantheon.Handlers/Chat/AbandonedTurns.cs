@@ -19,7 +19,8 @@ namespace Pantheon.Handlers.Chat;
 /// process ends every reply within the limit, so a turn still streaming is never closed.
 /// </summary>
 public sealed class AbandonedTurns(
-    ActorSessions sessions, BudgetLedger budgets, ChatDefaults limits, TimeProvider time, ILogger<AbandonedTurns> logger) : BackgroundService
+    ActorSessions sessions, BudgetLedger budgets, ChatDefaults limits, TimeProvider time, ILogger<AbandonedTurns> logger)
+    : BackgroundService
 {
     private const int BatchSize = 200;
 

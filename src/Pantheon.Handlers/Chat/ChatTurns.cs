@@ -34,7 +34,8 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// then (in <see cref="ProviderTurn"/>) the provider call and the recorded outcome.
 /// </summary>
 public sealed class ChatTurns(
-    IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, BudgetLedger budgets,
+    IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults,
+    BudgetLedger budgets,
     TimeProvider time, ILogger<ChatTurns> logger)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
@@ -89,9 +90,10 @@ public sealed class ChatTurns(
         if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
 
         // The message is kept even when the provider never answers. Its commit runs while the provider is called
-        // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails).
+        // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails). It starts on the thread
+        // pool: building the commit (the inline projections, the SQL) would otherwise run before the call is made.
         var appender = new ConversationAppender(sessions, conversationId, userId, correlationId, version);
-        var recording = appender.AppendAsync([sent], CancellationToken.None);
+        var recording = Task.Run(() => appender.AppendAsync([sent], CancellationToken.None));
         return new TurnStart(null, new ProviderTurn(turn, sent, client, appender, recording, hold.Reservation!, defaults, time, logger));
     }
 }

@@ -80,7 +80,9 @@ public abstract record DatabaseActor
     }
 }
 
-/// <summary>A connection and its transaction that act for one <see cref="DatabaseActor"/>; disposing rolls back what was not committed.</summary>
+/// <summary>
+/// A connection and its transaction that act for one <see cref="DatabaseActor"/>; disposing rolls back what was not committed.
+/// </summary>
 public sealed class ActorTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
 {
     public NpgsqlBatch Batch() => new(connection) { Transaction = transaction };

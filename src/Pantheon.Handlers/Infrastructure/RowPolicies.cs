@@ -176,7 +176,8 @@ public sealed record DatabaseRoles(string ApplicationConnection, string? Owner)
 }
 
 /// <summary>How JasperFx's <c>resources</c> command finds <see cref="RowSecuritySetup"/>.</summary>
-public sealed class RowSecurityPart(RowSecuritySetup setup) : JasperFx.CommandLine.Descriptions.SystemPartBase("Row-level security", new Uri("pantheon://security"))
+public sealed class RowSecurityPart(RowSecuritySetup setup)
+    : JasperFx.CommandLine.Descriptions.SystemPartBase("Row-level security", new Uri("pantheon://security"))
 {
     public override ValueTask<IReadOnlyList<IStatefulResource>> FindResources() => new([setup]);
 }

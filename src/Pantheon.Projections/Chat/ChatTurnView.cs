@@ -87,15 +87,18 @@ public sealed class ChatTurnProjection : IProjection
                     });
                     break;
                 case ReplyReceived r:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.MessageId), e.Version, e.UserName));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId,
+                        ChatTurnView.ReplyId(r.MessageId), e.Version, e.UserName));
                     operations.Delete<OpenTurn>(r.MessageId);
                     break;
                 case ReplyFailed f:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId, ChatTurnView.ReplyId(f.MessageId), e.Version, e.UserName));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId,
+                        ChatTurnView.ReplyId(f.MessageId), e.Version, e.UserName));
                     operations.Delete<OpenTurn>(f.MessageId);
                     break;
                 case ReplyInterrupted i:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(i), i.ConversationId, ChatTurnView.ReplyId(i.MessageId), e.Version, e.UserName));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(i), i.ConversationId,
+                        ChatTurnView.ReplyId(i.MessageId), e.Version, e.UserName));
                     operations.Delete<OpenTurn>(i.MessageId);
                     break;
                 case ChatCleared c:

@@ -1,4 +1,3 @@
-using Pantheon.Handlers.Infrastructure;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Alba;
@@ -152,7 +151,6 @@ public class BudgetTests(AppFixture app)
         // Two ledgers on two connection pools stand for two backend processes: only PostgreSQL sees both.
         var user = TestSettings.NewUser();
         await SetBudget(user, 7 * 100);
-        DatabaseActor.Enter(new DatabaseActor.User(user)); // the ledger acts for the flow's actor, as a chat request sets it
         var (one, two) = (Ledger(), Ledger());
         var estimate = new BudgetEstimate(10, 90);
         var held = new ConcurrentBag<BudgetReservation>();
@@ -178,7 +176,6 @@ public class BudgetTests(AppFixture app)
         var user = TestSettings.NewUser();
         await SetBudget(user, 1_000);
         var clock = new Clock(DateTimeOffset.UtcNow);
-        DatabaseActor.Enter(new DatabaseActor.User(user));
         var ledger = Ledger(clock, new BudgetSettings { ReservationTimeoutSeconds = 60 });
         // Never settled: the process "died".
         (await ledger.Reserve(user, new BudgetEstimate(100, 800), default)).Reservation.ShouldNotBeNull();

@@ -38,8 +38,9 @@ public class RowSecurityTests(AppFixture app)
         foreach (var table in Tables)
         {
             // Counted by the superuser first: the saga may still add to alice's audit entries while this runs.
-            var all = await Count(TestDatabase.ConnectionString, null, $"select count(*) from {table.Table} where {table.Owner} = $1", alice);
-            var bobs = await Count(TestDatabase.ConnectionString, null, $"select count(*) from {table.Table} where {table.Owner} = $1", bob);
+            var owned = $"select count(*) from {table.Table} where {table.Owner} = $1";
+            var all = await Count(TestDatabase.ConnectionString, null, owned, alice);
+            var bobs = await Count(TestDatabase.ConnectionString, null, owned, bob);
             if (!MayBeEmpty.Any(table.Table.EndsWith))
             {
                 all.ShouldBeGreaterThan(0, $"{table.Table} holds none of alice's rows");
@@ -149,7 +150,8 @@ public class RowSecurityTests(AppFixture app)
         // Every table of every schema of ours, from pg_class: its columns, whether row-level security is forced, its policies.
         await using var command = new NpgsqlCommand("""
             select format('%s.%s', n.nspname, c.relname), c.relrowsecurity and c.relforcerowsecurity,
-                   array(select lower(a.attname::text) from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped),
+                   array(select lower(a.attname::text) from pg_attribute a
+                         where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped),
                    array(select p.polname::text from pg_policy p where p.polrelid = c.oid)
             from pg_class c join pg_namespace n on n.oid = c.relnamespace
             where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_'
@@ -157,7 +159,8 @@ public class RowSecurityTests(AppFixture app)
         var tables = new List<(string Name, bool Forced, string[] Columns, string[] Policies)>();
         await using (var reader = await command.ExecuteReaderAsync())
             while (await reader.ReadAsync())
-                tables.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetFieldValue<string[]>(2), reader.GetFieldValue<string[]>(3)));
+                tables.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetFieldValue<string[]>(2),
+                    reader.GetFieldValue<string[]>(3)));
         tables.ShouldContain(t => t.Name == "pantheon.mt_events"); // the listing sees the schema at all
 
         // A document's owner is inside its JSON: a Marten document type with a UserId or OwnerId is a user-owned table too.
@@ -234,7 +237,8 @@ public class RowSecurityTests(AppFixture app)
         // A viewer ticket (the API issues one only for a running VM) and a turn still open (its reply not yet recorded).
         await app.Host.Services.GetRequiredService<ViewerTickets>()
             .IssueAsync(user, project ?? Guid.NewGuid(), DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), default);
-        await using (var session = await app.Host.Services.GetRequiredService<ActorSessions>().ForAsync(new DatabaseActor.User(user), default))
+        var sessions = app.Host.Services.GetRequiredService<ActorSessions>();
+        await using (var session = await sessions.ForAsync(new DatabaseActor.User(user), default))
         {
             var conversation = UserId.ConversationStreamFor(user, Guid.NewGuid());
             session.LastModifiedBy = user;
