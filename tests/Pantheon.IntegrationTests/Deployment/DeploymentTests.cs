@@ -98,6 +98,10 @@ public sealed class DeploymentTests(ITestOutputHelper output)
             (await Docker("exec", $"{Stack}-backend", "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
                 $"http://{subnet.Vm}:8006/vnc.html")).ShouldBe("200");
 
+            // From the VM, the backend's API answers neither at .3 (it listens on the main network and loopback only) nor there.
+            (await DockerExitCode("exec", vm, "curl", "-fsS", "-m", "3", $"http://{subnet.Backend}:3002/health")).ShouldNotBe(0);
+            (await DockerExitCode("exec", vm, "curl", "-fsS", "-m", "3", $"http://{NetPrefix}.2:3002/health")).ShouldNotBe(0);
+
             await ViewerThroughTheBackend(http, id, backendPort);
             await ToolsListFromInsideTheVm(vm);
 
@@ -232,6 +236,15 @@ public sealed class DeploymentTests(ITestOutputHelper output)
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private Task<string> Docker(params string[] arguments) => Run("docker", arguments, null, TimeSpan.FromMinutes(2));
+
+    private static async Task<int> DockerExitCode(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        using var process = Process.Start(info)!;
+        await Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync(), process.WaitForExitAsync());
+        return process.ExitCode;
+    }
 
     private async Task<string> Run(string program, IReadOnlyList<string> arguments, Dictionary<string, string>? env, TimeSpan timeout)
     {
