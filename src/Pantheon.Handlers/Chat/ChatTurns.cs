@@ -88,9 +88,10 @@ public sealed class ChatTurns(
         if (hold.Refused is { } status) return new TurnStart(null, null, new OverBudget(status, estimate));
 
         // The message is kept even when the provider never answers. Its commit runs while the provider is called
-        // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails).
+        // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails). It starts on the thread
+        // pool: building the commit (the inline projections, the SQL) would otherwise run before the call is made.
         var appender = new ConversationAppender(store, conversationId, userId, correlationId, version);
-        var recording = appender.AppendAsync([sent], CancellationToken.None);
+        var recording = Task.Run(() => appender.AppendAsync([sent], CancellationToken.None));
         return new TurnStart(null, new ProviderTurn(turn, sent, client, appender, recording, hold.Reservation!, defaults, time, logger));
     }
 }

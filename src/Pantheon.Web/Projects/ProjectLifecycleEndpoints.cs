@@ -31,7 +31,7 @@ public static class ProjectLifecycleEndpoints
         {
             Status = StatusCodes.Status409Conflict, Title = "Not allowed in this status",
             Detail = $"A project that is {ProjectUpdateWire(status)} cannot {command}.",
-            Extensions = { ["status"] = ProjectUpdateWire(status) },
+            Extensions = { ["project_status"] = ProjectUpdateWire(status) },
         }
         : WolverineContinue.NoProblems;
 

@@ -73,16 +73,17 @@ public class LifecycleTests(AppFixture app)
         var id = (await app.Host.WaitFor(token, await app.Host.Create(token), ProjectStatus.Ready)).Id;
 
         var problem = await app.Host.Lifecycle(token, id, "start", status: 409);
-        problem.GetProperty("status").GetString().ShouldBe("ready");
+        problem.GetProperty("status").GetInt32().ShouldBe(409); // RFC 7807's status stays the HTTP status
+        problem.GetProperty("project_status").GetString().ShouldBe("ready");
         problem.GetProperty("detail").GetString()!.ShouldContain("ready");
 
         await app.Host.Lifecycle(token, id, "stop");
         await app.Host.WaitFor(token, id, ProjectStatus.Stopped);
-        (await app.Host.Lifecycle(token, id, "stop", status: 409)).GetProperty("status").GetString().ShouldBe("stopped");
+        (await app.Host.Lifecycle(token, id, "stop", status: 409)).GetProperty("project_status").GetString().ShouldBe("stopped");
 
         await app.Host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
         var afterDelete = await app.Host.Lifecycle(token, id, "restart", status: 409);
-        afterDelete.GetProperty("status").GetString().ShouldBe("deleting");
+        afterDelete.GetProperty("project_status").GetString().ShouldBe("deleting");
         await app.Host.WaitUntilGone(token, id);
         await app.Host.Lifecycle(token, id, "start", status: 404);
     }
@@ -193,7 +194,7 @@ public class LifecycleTests(AppFixture app)
             await session.SaveChangesAsync();
         }
 
-        (await app.Host.Lifecycle(token, id, "stop", status: 409)).GetProperty("status").GetString().ShouldBe("requested");
+        (await app.Host.Lifecycle(token, id, "stop", status: 409)).GetProperty("project_status").GetString().ShouldBe("requested");
         await app.Host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
         await app.Host.WaitUntilGone(token, id);
     }

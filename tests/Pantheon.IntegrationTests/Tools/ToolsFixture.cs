@@ -101,6 +101,7 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
         if (Tools is null) return;
         // The projects' networks are gone now: one more round removes their firewall rules.
         await Tools.Services.GetRequiredService<Pantheon.Tools.Network.HostNetwork>().ReconcileAsync(default);
+        await Tools.StopAsync(); // stopped first, its hosted services end cleanly instead of being cancelled mid-work
         await Tools.DisposeAsync();
     }
 }
