@@ -28,9 +28,10 @@ web() {
     dotnet run --project "$PROJECT" -c "$CONFIG" --no-build --no-launch-profile -- "$@"
 }
 
-# Create/patch the Marten/Wolverine schema (JasperFx `resources setup`).
+# Create/patch the Marten/Wolverine schema, the application role's rights and the row policies (JasperFx
+# `resources setup`, as the owner role); the backend itself runs as the application role and changes no schema.
 apply_schema() {
-    echo "[run] applying schema (resources setup)" >&2
+    echo "[run] applying schema (resources setup, as pantheon_owner)" >&2
     web resources setup
 }
 
@@ -76,7 +77,8 @@ export Urls="$URL"   # appsettings*.json "Urls" would otherwise win over ASPNETC
 # The tools API: every address on :8090, so each project bridge's .1 too; as root it gives the bridges that address
 # and the firewall rules that keep a VM to it (Tools__ManageHostNetwork, on in Development; see the README).
 echo "[run] starting Pantheon.Tools on :8090" >&2
-dotnet run --project src/Pantheon.Tools -c "$CONFIG" --no-build --no-launch-profile &
+# It connects as its own role (pantheon_tools): project rows and tool events only.
+ConnectionStrings__Marten="$PANTHEON_TOOLS_CONNECTION" dotnet run --project src/Pantheon.Tools -c "$CONFIG" --no-build --no-launch-profile &
 TOOLS_PID=$!
 trap 'kill "$TOOLS_PID" 2>/dev/null || true' EXIT
 echo "[run] starting Pantheon.Web on $URL (Ctrl-C to stop)" >&2

@@ -13,6 +13,9 @@ ensure_docker
 ensure_vm_image
 # The viewer tests run pantheon/test-desktop (a debootstrap root, cached under .pantheon/images by its recipe's hash).
 ensure_desktop_image
+# The deployment test (collection "deployment") brings up the compose stack on images built here: Debian roots cached
+# under .pantheon/images by their recipe's hash, the backend and tools API published when their sources change.
+ensure_deploy_images
 export_env
 # The fault suite stops and starts a Docker engine of its own (PrivateDockerEngine), never the shared one: it needs the
 # daemon's binaries here even when the shared engine is another machine's.

@@ -243,6 +243,13 @@ _ensure_postgres_locked() {
         _p_log "creating database $PANTHEON_PG_DB"
         _p_psql -d postgres -c "CREATE DATABASE \"$PANTHEON_PG_DB\""
     fi
+    ensure_db_roles "$PANTHEON_PG_DB"
+}
+
+# The owner role (schema changes: `resources setup`) and the application role (what the backend runs as), with
+# their rights on database $1; scripts/db-roles.sql says what each may do. Idempotent.
+ensure_db_roles() {
+    PGOPTIONS='-c client_min_messages=warning' _p_psql -d "$1" -f "$ROOT/scripts/db-roles.sql" >/dev/null
 }
 
 ensure_postgres() {
@@ -253,8 +260,11 @@ ensure_postgres() {
 
 _p_export_pg() {
     export PANTHEON_PG_PORT
-    export PANTHEON_CONNECTION_STRING="Host=127.0.0.1;Port=$PANTHEON_PG_PORT;Database=$PANTHEON_PG_DB;Username=postgres;Password=postgres"
-    export ConnectionStrings__Marten="$PANTHEON_CONNECTION_STRING"
+    local at="Host=127.0.0.1;Port=$PANTHEON_PG_PORT;Database=$PANTHEON_PG_DB"
+    export PANTHEON_CONNECTION_STRING="$at;Username=postgres;Password=postgres"   # the superuser: roles, databases
+    export ConnectionStrings__Marten="$at;Username=pantheon_app;Password=pantheon_app"          # the backend
+    export ConnectionStrings__MartenOwner="$at;Username=pantheon_owner;Password=pantheon_owner"  # resources setup
+    export PANTHEON_TOOLS_CONNECTION="$at;Username=pantheon_tools;Password=pantheon_tools"        # the tools API
 }
 
 # ---------------------------------------------------------------------------
@@ -557,6 +567,117 @@ ensure_desktop_image() {
 }
 
 # ---------------------------------------------------------------------------
+# The deployment's images, no registry: pantheon/server-base, pantheon/postgres, pantheon/oidc, pantheon/backend,
+# pantheon/tools (see compose/docker-compose.offline.yml)
+# ---------------------------------------------------------------------------
+# Recipes under images/: server-base/rootfs.sh makes each root file system (debootstrap minbase + server-base/packages.txt;
+# postgres/ and oidc/ add their packages.txt to a copy of that root). Each root is cached as a tarball under
+# .pantheon/images keyed by its recipe's hash (a variant's hash includes the base's), so debootstrap runs only when a
+# recipe changes. The backend and the tools API are published self-contained for linux-x64 into their build context,
+# keyed by a hash of the sources; the oidc image's npm packages come from `npm ci` of its package-lock.json.
+
+PANTHEON_DEPLOY_RECIPES="$ROOT/images"
+
+# _p_rootfs <name> <hash> <base-tar-or-empty> <packages-file>: the cached tarball of a root file system, built if missing.
+_p_rootfs() {
+    local name=$1 hash=$2 base=$3 packages=$4 d=$PANTHEON_IMAGES_DIR
+    local tar="$d/$name-rootfs-$hash.tar"
+    if [ ! -s "$tar" ]; then
+        command -v debootstrap >/dev/null || _p_apt_install debootstrap
+        local started=$SECONDS rootfs="$d/$name-rootfs"
+        umount "$rootfs/proc" 2>/dev/null || true
+        rm -rf "$rootfs" "$d/$name"-rootfs-*.tar
+        _p_log "building the root file system of $name ($(_p_apt_mirror)); the first time takes minutes"
+        bash "$PANTHEON_DEPLOY_RECIPES/server-base/rootfs.sh" "$rootfs" "$(_p_apt_mirror)" $base "$packages" \
+            >>"$d/$name-rootfs.log" 2>&1 ||
+            { tail -n 20 "$d/$name-rootfs.log" >&2; _p_die "the root file system of $name failed (see $d/$name-rootfs.log)"; }
+        tar -C "$rootfs" -cf "$tar.part" . && mv "$tar.part" "$tar"
+        rm -rf "$rootfs"
+        _p_log "root file system of $name built in $((SECONDS - started)) s ($(du -h "$tar" | cut -f1))"
+    fi
+    echo "$tar"
+}
+
+# _p_import_rootfs <tag> <hash> <tar>: docker import unless the tag already holds that hash.
+_p_import_rootfs() {
+    [ "$(_p_image_label "$1")" = "$2" ] && return 0
+    docker import --change "LABEL pantheon.hash=$2" "$3" "$1" >/dev/null
+}
+
+# _p_sources_hash <project-dir>...: the sources the published app is made of (and the build's shared files).
+_p_sources_hash() {
+    (cd "$ROOT" && find "$@" Directory.Build.props Directory.Packages.props -type f \
+        -not -path '*/bin/*' -not -path '*/obj/*' -print0 | sort -z | xargs -0 sha256sum) | _p_sha
+}
+
+# _p_publish_image <tag> <project-dir> <recipe-dir> <base-hash>: dotnet publish (self-contained, linux-x64) and build.
+_p_publish_image() {
+    local tag=$1 project=$2 recipe=$3 base_hash=$4 h
+    h=$({ echo "$base_hash"; _p_sources_hash "$project" src/Pantheon.Domain src/Pantheon.Handlers src/Pantheon.Projections
+          cat "$recipe/Dockerfile"; } | _p_sha)
+    [ "$(_p_image_label "$tag:latest")" = "$h" ] && return 0
+    local ctx="$PANTHEON_IMAGES_DIR/$(basename "$recipe")" started=$SECONDS
+    rm -rf "$ctx"; mkdir -p "$ctx"
+    _p_log "publishing $project (self-contained, linux-x64)"
+    (cd "$ROOT" && dotnet publish "$project" -c Release -r linux-x64 --self-contained -nologo -v q -o "$ctx/app") \
+        >"$ctx/publish.log" 2>&1 || { tail -n 30 "$ctx/publish.log" >&2; _p_die "dotnet publish $project failed"; }
+    cp "$recipe/Dockerfile" "$ctx/"
+    _p_build_image "$tag:latest" "$h" "$ctx" --build-arg "BASE=pantheon/server-base:latest"
+    rm -rf "$ctx/app"
+    _p_log "$tag built in $((SECONDS - started)) s"
+}
+
+_ensure_deploy_images_locked() {
+    local r=$PANTHEON_DEPLOY_RECIPES h_base h_pg h_oidc tar ctx h
+    mkdir -p "$PANTHEON_IMAGES_DIR"
+    h_base=$(cat "$r/server-base/rootfs.sh" "$r/server-base/packages.txt" | _p_sha)
+    local base_tar; base_tar=$(_p_rootfs server-base "$h_base" "" "$r/server-base/packages.txt")
+    _p_import_rootfs pantheon/server-base-rootfs:latest "$h_base" "$base_tar"
+    h=$({ echo "$h_base"; cat "$r/server-base/Dockerfile" "$r/server-base/pantheon-entrypoint"; } | _p_sha)
+    if [ "$(_p_image_label pantheon/server-base:latest)" != "$h" ]; then
+        ctx="$PANTHEON_IMAGES_DIR/server-base"; rm -rf "$ctx"; mkdir -p "$ctx"
+        cp "$r/server-base/Dockerfile" "$r/server-base/pantheon-entrypoint" "$ctx/"
+        _p_build_image pantheon/server-base:latest "$h" "$ctx" --build-arg ROOTFS=pantheon/server-base-rootfs:latest
+    fi
+    local h_server=$h
+
+    h_pg=$({ echo "$h_base"; cat "$r/postgres/packages.txt"; } | _p_sha)
+    tar=$(_p_rootfs postgres "$h_pg" "$base_tar" "$r/postgres/packages.txt")
+    _p_import_rootfs pantheon/postgres-rootfs:latest "$h_pg" "$tar"
+    h=$({ echo "$h_pg"; cat "$r/postgres/Dockerfile" "$r/postgres/postgres-entrypoint"; } | _p_sha)
+    if [ "$(_p_image_label pantheon/postgres:latest)" != "$h" ]; then
+        ctx="$PANTHEON_IMAGES_DIR/postgres"; rm -rf "$ctx"; mkdir -p "$ctx"
+        cp "$r/postgres/Dockerfile" "$r/postgres/postgres-entrypoint" "$ctx/"
+        _p_build_image pantheon/postgres:latest "$h" "$ctx" --build-arg ROOTFS=pantheon/postgres-rootfs:latest
+    fi
+
+    h_oidc=$({ echo "$h_base"; cat "$r/oidc/packages.txt"; } | _p_sha)
+    tar=$(_p_rootfs oidc "$h_oidc" "$base_tar" "$r/oidc/packages.txt")
+    _p_import_rootfs pantheon/oidc-rootfs:latest "$h_oidc" "$tar"
+    h=$({ echo "$h_oidc"; cat "$r/oidc/Dockerfile" "$r/oidc/server.mjs" "$r/oidc/package.json" "$r/oidc/package-lock.json"; } | _p_sha)
+    if [ "$(_p_image_label pantheon/oidc:latest)" != "$h" ]; then
+        command -v npm >/dev/null || _p_apt_install npm
+        ctx="$PANTHEON_IMAGES_DIR/oidc"; rm -rf "$ctx"; mkdir -p "$ctx"
+        cp "$r/oidc/Dockerfile" "$r/oidc/server.mjs" "$r/oidc/package.json" "$r/oidc/package-lock.json" "$ctx/"
+        (cd "$ctx" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts) >"$ctx/npm.log" 2>&1 ||
+            { tail -n 20 "$ctx/npm.log" >&2; _p_die "npm ci for pantheon/oidc failed"; }
+        _p_build_image pantheon/oidc:latest "$h" "$ctx" --build-arg ROOTFS=pantheon/oidc-rootfs:latest
+        rm -rf "$ctx/node_modules"
+    fi
+
+    _p_publish_image pantheon/backend src/Pantheon.Web "$r/backend" "$h_server"
+    _p_publish_image pantheon/tools src/Pantheon.Tools "$r/tools" "$h_server"
+    docker image prune -f --filter "label=pantheon.hash" >/dev/null 2>&1 || true
+}
+
+ensure_deploy_images() {
+    _p_docker_ok || _p_die "docker is not reachable; run ensure_docker first"
+    command -v docker-compose >/dev/null || _p_apt_install docker-compose
+    _p_locked deploy-images _ensure_deploy_images_locked
+    _p_log "images ready: pantheon/postgres pantheon/oidc pantheon/backend pantheon/tools"
+}
+
+# ---------------------------------------------------------------------------
 
 export_env() {
     _p_export_pg
@@ -615,9 +736,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     for _p_cmd in "$@"; do
         case "$_p_cmd" in
             all) ensure_all ;;
-            ensure_postgres|ensure_docker|ensure_vm_image|ensure_desktop_image|stop_all|status) "$_p_cmd" ;;
+            ensure_postgres|ensure_docker|ensure_vm_image|ensure_desktop_image|ensure_deploy_images|stop_all|status) "$_p_cmd" ;;
             export_env) export_env
-                for _p_v in PANTHEON_CONNECTION_STRING ConnectionStrings__Marten Docker__Endpoint DOCKER_HOST; do
+                for _p_v in PANTHEON_CONNECTION_STRING ConnectionStrings__Marten ConnectionStrings__MartenOwner PANTHEON_TOOLS_CONNECTION Docker__Endpoint DOCKER_HOST; do
                     printf 'export %s=%q\n' "$_p_v" "${!_p_v}"
                 done ;;
             *) _p_die "unknown command: $_p_cmd (try: all ensure_postgres ensure_docker ensure_vm_image export_env stop_all status)" ;;

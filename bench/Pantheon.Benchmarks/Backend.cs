@@ -18,7 +18,9 @@ public static class Backend
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["ConnectionStrings__Marten"] = Environment.GetEnvironmentVariable("ConnectionStrings__Marten")
-                ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=postgres;Password=postgres",
+                ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=pantheon_app;Password=pantheon_app",
+            ["ConnectionStrings__MartenOwner"] = Environment.GetEnvironmentVariable("ConnectionStrings__MartenOwner")
+                ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=pantheon_owner;Password=pantheon_owner",
             ["MCP_MASTER_SECRET"] = "benchmark-master-secret-0123456789abcdef",
             ["Auth__AllowSymmetricKey"] = "true", // the benchmarks mint HS256 tokens
             ["Projects__ReconcilerEnabled"] = "false",
@@ -26,7 +28,19 @@ public static class Backend
         };
         foreach (var (key, value) in Unlimited) settings[key.Replace(":", "__")] = value;
         foreach (var (key, value) in extra) settings[key] = value;
+        await SetupAsync(output, settings);
         return await BackendProcess.StartAsync(Binary, [], output, settings);
+    }
+
+    /// <summary>As a deployment does: the owner role's <c>resources setup</c>, then the backend as the application role.</summary>
+    private static async Task SetupAsync(string output, IReadOnlyDictionary<string, string?> settings)
+    {
+        var info = new ProcessStartInfo(Binary, ["resources", "setup"]) { WorkingDirectory = output, RedirectStandardOutput = true };
+        foreach (var (key, value) in settings) info.Environment[key] = value;
+        using var setup = Process.Start(info)!;
+        var log = setup.StandardOutput.ReadToEndAsync();
+        await setup.WaitForExitAsync();
+        if (setup.ExitCode != 0) throw new InvalidOperationException($"resources setup failed:\n{await log}");
     }
 
     /// <summary>

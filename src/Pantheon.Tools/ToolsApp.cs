@@ -30,7 +30,7 @@ public static class ToolsApp
         builder.WebHost.UseUrls(settings.Urls);
         services.AddSingleton(settings);
         services.AddSingleton(configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>() ?? new ProjectSettings());
-        services.AddSingleton(configuration.GetSection(DockerSettings.Section).Get<DockerSettings>() ?? new DockerSettings());
+        DockerSettings.AddDockerEngine(services, configuration);
         services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], builder.Environment.IsDevelopment()));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SharedFolders>();
@@ -41,6 +41,9 @@ public static class ToolsApp
         services.AddSingleton<ToolRecorder>();
         services.AddSingleton<HostNetwork>();
         if (settings.ManageHostNetwork) services.AddHostedService<HostNetworkService>();
+        services.AddSingleton<IVmHost, DockerVmHost>();
+        services.AddSingleton<ContainerNetwork>();
+        if (settings.Container is { Length: > 0 }) services.AddHostedService<ContainerNetworkService>();
         services.AddHttpContextAccessor();
 
         var connectionString = configuration.GetConnectionString("Marten")

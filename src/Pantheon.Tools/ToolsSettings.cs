@@ -36,7 +36,14 @@ public sealed class ToolsSettings
     /// </summary>
     public bool ManageHostNetwork { get; set; }
 
+    /// <summary>How often project networks are set up for the tools API (host mode) or joined (container mode).</summary>
     public int HostNetworkIntervalSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// Production, where the tools API runs in a container: its own container's name (or id), which joins each live project's
+    /// network at <c>.1</c> (Docker network connect with a fixed address). Empty on the host.
+    /// </summary>
+    public string? Container { get; set; }
 
     /// <summary>How long the list of live projects is reused before it is read again (a miss reads it at once).</summary>
     public int ProjectCacheMilliseconds { get; set; } = 2000;

@@ -31,6 +31,7 @@ using Pantheon.Web.Live;
 using Pantheon.Web.Health;
 using Pantheon.Web.Infrastructure;
 using Pantheon.Web.OpenApi;
+using Pantheon.Web.RowSecurity;
 using Pantheon.Web.Viewer;
 using Wolverine;
 using Wolverine.ErrorHandling;
@@ -42,7 +43,12 @@ namespace Pantheon.Web;
 /// <summary>Composition of the backend: services in <see cref="AddPantheon"/>, the pipeline in <see cref="UsePantheon"/>.</summary>
 public static class PantheonApp
 {
-    public const string ConnectionStringName = "Marten";
+    public const string ConnectionStringName = DatabaseRoles.ConnectionStringName;
+
+    /// <summary>
+    /// Set by the commands that change the schema (<c>resources</c>, <c>projections</c>): they connect as the owner role.
+    /// </summary>
+    public const string SchemaOwnerKey = "Database:AsSchemaOwner";
 
     public static WebApplicationBuilder AddPantheon(this WebApplicationBuilder builder)
     {
@@ -52,11 +58,24 @@ public static class PantheonApp
 
         var connectionString = configuration.GetConnectionString(ConnectionStringName)
             ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured.");
+        var roles = new DatabaseRoles(connectionString, configuration.GetConnectionString(DatabaseRoles.OwnerConnectionStringName));
+        // The backend runs as the application role and changes no schema; `resources setup` runs as the owner role.
+        var asOwner = configuration.GetValue(SchemaOwnerKey, false);
+        var martenConnection = asOwner
+            ? DatabaseRoles.System(roles.Owner ?? throw new InvalidOperationException(
+                $"ConnectionStrings:{DatabaseRoles.OwnerConnectionStringName} is not configured: this command changes the schema."))
+            : DatabaseRoles.System(connectionString);
 
         services.AddSingleton(MasterSecret.From(configuration[MasterSecret.ConfigurationKey], environment.IsDevelopment()));
         services.AddSingleton<IProviderKeyCipher, ProviderKeyCipher>();
         services.AddSingleton(TimeProvider.System);
+        // Connections without an actor: every use sets one per transaction (DatabaseActor), or sees no user-owned row.
         services.AddSingleton(NpgsqlDataSource.Create(connectionString));
+        services.AddSingleton(roles);
+        services.AddSingleton(RowSecurityConfiguration.UserOwnedTables());
+        services.AddSingleton<RowSecuritySetup>();
+        services.AddSingleton<JasperFx.CommandLine.Descriptions.ISystemPart, RowSecurityPart>(); // resources setup: grants and row policies
+        services.AddSingleton<ActorSessions>();
         DockerSettings.AddDockerEngine(services, configuration);
         services.AddProjects(configuration);
         services.AddChat(configuration);
@@ -84,7 +103,10 @@ public static class PantheonApp
 
         services.AddMarten(opts =>
         {
-            opts.Connection(connectionString);
+            // The store's own connections are the system path (Marten's daemon, the operators' commands); sessions for
+            // requests and handlers come from ActorSessions on connections that carry no actor.
+            opts.Connection(martenConnection);
+            opts.AutoCreateSchemaObjects = asOwner ? JasperFx.AutoCreate.CreateOrUpdate : JasperFx.AutoCreate.None;
             opts.DatabaseSchemaName = schema;
             opts.UseSystemTextJsonForSerialization(Weasel.Core.EnumStorage.AsString, Weasel.Core.Casing.Default);
 
@@ -114,10 +136,9 @@ public static class PantheonApp
             opts.Schema.For<AuditEntry>().Index(x => x.UserId).Index(x => x.Stream).Index(x => x.Type).Index(x => x.At);
             opts.UseClusterTimings(cluster);
         })
-        .UseLightweightSessions()
         .AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.HotCold)
-        .IntegrateWithWolverine()
-        .ApplyAllDatabaseChangesOnStartup();
+        .IntegrateWithWolverine();
+        services.AddSingleton<ISessionFactory>(sp => sp.GetRequiredService<ActorSessions>());
 
         builder.Host.UseWolverine(opts =>
         {
@@ -125,7 +146,10 @@ public static class PantheonApp
             opts.ApplicationAssembly = typeof(PantheonAppMarker).Assembly;
             opts.Discovery.IncludeAssembly(typeof(ProviderKeyCipher).Assembly);
             opts.EnableRelayOfUserName = true; // the token's sub becomes the session's user name on every event
+            opts.AutoBuildMessageStorageOnStartup = asOwner ? JasperFx.AutoCreate.CreateOrUpdate : JasperFx.AutoCreate.None;
             opts.Policies.AutoApplyTransactions();
+            // Message handlers (the saga, the reconciler) act for no user: they enter the system path by name.
+            opts.Policies.AddMiddleware(typeof(SystemWork));
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             opts.Policies.UseDurableInboxOnAllListeners();
@@ -176,6 +200,7 @@ public static class PantheonApp
         app.UseViewerProxy();
         app.UseAuthorization();
         app.UsePantheonRateLimits();
+        app.UseDatabaseActor();
 
         app.MapPantheonOpenApi();
         app.MapPantheonHealth();

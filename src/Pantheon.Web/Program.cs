@@ -19,6 +19,9 @@ if (args.Length > 0 && args[0] is "audit" or "dev-token")
     Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(
         new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(Console.Error) });
 }
+// The commands that change the schema or rewrite read models connect as the owner role; the backend never does.
+if (args.Length > 0 && args[0] is "resources" or "projections" or "db-apply" or "db-patch" or "db-assert")
+    builder.Configuration[PantheonApp.SchemaOwnerKey] = "true";
 builder.AddPantheon();
 
 var app = builder.Build();

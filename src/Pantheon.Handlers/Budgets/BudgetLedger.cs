@@ -2,6 +2,7 @@ using Marten;
 using Npgsql;
 using NpgsqlTypes;
 using Pantheon.Domain.Budgets;
+using Pantheon.Handlers.Infrastructure;
 
 namespace Pantheon.Handlers.Budgets;
 
@@ -9,6 +10,8 @@ namespace Pantheon.Handlers.Budgets;
 /// The monthly token ledger in PostgreSQL: one row per user and month (<c>spent</c>, <c>reserved</c>) and one row per
 /// turn in flight. A reservation is one conditional upsert whose condition PostgreSQL re-checks on the latest row
 /// version under the row lock, so concurrent turns, in any number of backend processes, cannot overspend together.
+/// Both tables have row policies: each batch acts for the user whose rows it touches, its first statement setting the
+/// actor for the batch's one implicit transaction (<see cref="DatabaseActor.SetBatchCommand"/>).
 /// </summary>
 public sealed class BudgetLedger
 {
@@ -41,7 +44,7 @@ public sealed class BudgetLedger
         var now = _time.GetUtcNow();
         var month = BudgetRules.MonthOf(now);
         var reservation = id ?? Guid.CreateVersion7();
-        await using var batch = _db.CreateBatch();
+        await using var batch = For(userId);
         batch.BatchCommands.Add(Reclaim(userId, now));
         batch.BatchCommands.Add(Command($"""
             with lim as (select {Limit} as tokens),
@@ -56,7 +59,8 @@ public sealed class BudgetLedger
             returning id
             """, userId, BudgetStreams.For(userId), BudgetStreams.Default, month, estimate.Total, reservation,
             now.AddSeconds(_settings.ReservationTimeoutSeconds)));
-        var held = await batch.ExecuteScalarAsync(ct) is Guid;
+        bool held;
+        await using (var reader = await ReaderAsync(batch, ct)) held = await reader.ReadAsync(ct);
         return held
             ? new BudgetDecision(new BudgetReservation(this, reservation, userId, month, estimate, held: true), null)
             : new BudgetDecision(null, await Read(userId, ct));
@@ -91,7 +95,7 @@ public sealed class BudgetLedger
     public async Task<BudgetStatus> Read(string userId, CancellationToken ct)
     {
         var now = _time.GetUtcNow();
-        await using var batch = _db.CreateBatch();
+        await using var batch = For(userId);
         batch.BatchCommands.Add(Reclaim(userId, now));
         batch.BatchCommands.Add(Command($"""
             select {Limit},
@@ -99,7 +103,7 @@ public sealed class BudgetLedger
                    coalesce(l.spent, 0), coalesce(l.reserved, 0)
             from (select 1) one left join {_ledger} l on l.user_id = $1 and l.month = $4
             """, userId, BudgetStreams.For(userId), BudgetStreams.Default, BudgetRules.MonthOf(now)));
-        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await using var reader = await ReaderAsync(batch, ct);
         await reader.ReadAsync(ct);
         var source = Enum.Parse<BudgetSource>(reader.GetString(1), ignoreCase: true);
         var budget = reader.IsDBNull(0) ? (long?)null : reader.GetInt64(0);
@@ -114,23 +118,39 @@ public sealed class BudgetLedger
             return;
         }
         // Settled after it expired: its hold was already given back, but what the provider spent still counts.
-        await using var command = _db.CreateCommand($"""
+        await using var batch = For(reservation.UserId);
+        batch.BatchCommands.Add(Command($"""
             with gone as (delete from {_reservations} where id = $1 returning tokens)
             update {_ledger} set spent = spent + $2, reserved = reserved - coalesce((select tokens from gone), 0)
             where user_id = $3 and month = $4
-            """);
-        Add(command.Parameters, reservation.Id, spent, reservation.UserId, reservation.Month);
-        await command.ExecuteNonQueryAsync(ct);
+            """, reservation.Id, spent, reservation.UserId, reservation.Month));
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
     private async Task Charge(BudgetReservation reservation, long spent, CancellationToken ct)
     {
-        await using var command = _db.CreateCommand($"""
+        await using var batch = For(reservation.UserId);
+        batch.BatchCommands.Add(Command($"""
             insert into {_ledger} as l (user_id, month, spent, reserved) values ($1, $2, $3, 0)
             on conflict (user_id, month) do update set spent = l.spent + excluded.spent
-            """);
-        Add(command.Parameters, reservation.UserId, reservation.Month, spent);
-        await command.ExecuteNonQueryAsync(ct);
+            """, reservation.UserId, reservation.Month, spent));
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The batch's reader past the actor's statement, at the result of the first statement of ours that answers rows.</summary>
+    private static async Task<NpgsqlDataReader> ReaderAsync(NpgsqlBatch batch, CancellationToken ct)
+    {
+        var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.NextResultAsync(ct);
+        return reader;
+    }
+
+    /// <summary>A batch that acts for <paramref name="userId"/>: the rows it reads and writes are that user's.</summary>
+    private NpgsqlBatch For(string userId)
+    {
+        var batch = _db.CreateBatch();
+        batch.BatchCommands.Add(new DatabaseActor.User(userId).SetBatchCommand());
+        return batch;
     }
 
     /// <summary>Gives back the holds of turns that never settled (their process died), each exactly once.</summary>

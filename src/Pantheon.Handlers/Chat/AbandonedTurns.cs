@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pantheon.Domain.Chat;
 using Pantheon.Handlers.Budgets;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
 
@@ -19,9 +20,13 @@ namespace Pantheon.Handlers.Chat;
 /// process ends every reply within the limit, so a turn still streaming is never closed.
 /// </summary>
 public sealed class AbandonedTurns(
-    IDocumentStore store, BudgetLedger budgets, ChatDefaults limits, TimeProvider time, ILogger<AbandonedTurns> logger) : BackgroundService
+    ActorSessions sessions, BudgetLedger budgets, ChatDefaults limits, TimeProvider time, ILogger<AbandonedTurns> logger)
+    : BackgroundService
 {
     private const int BatchSize = 200;
+
+    /// <summary>The sweeper acts for no user: it reads every user's open turns and closes them for their users.</summary>
+    private static readonly DatabaseActor Sweeper = new DatabaseActor.System("abandoned-turn sweeper");
 
     /// <summary>Closes every abandoned turn there is now; returns how many this call closed.</summary>
     public async Task<int> SweepAsync(CancellationToken ct)
@@ -34,7 +39,7 @@ public sealed class AbandonedTurns(
             var now = time.GetUtcNow();
             var cutoff = now - maxReply - margin;
             IReadOnlyList<OpenTurn> due;
-            await using (var query = store.QuerySession())
+            await using (var query = await sessions.ForAsync(Sweeper, ct))
                 due = await query.Query<OpenTurn>().Where(t => t.SentAt < cutoff && (t.ActiveAt == null || t.ActiveAt < cutoff))
                     .OrderBy(t => t.SentAt).Take(BatchSize).ToListAsync(ct);
             var before = closed;
@@ -51,7 +56,7 @@ public sealed class AbandonedTurns(
     {
         while (true)
         {
-            await using var session = store.LightweightSession();
+            await using var session = await sessions.ForAsync(Sweeper, ct);
             // The version first, then whether the turn is open: an outcome that commits between the two reads is seen by the
             // second, and one that commits after both makes the versioned append below fail.
             var version = (await session.Events.FetchStreamStateAsync(turn.ConversationId, ct))?.Version ?? 0;

@@ -10,6 +10,7 @@ using Pantheon.Domain.Projects;
 using Pantheon.Domain.Settings;
 using Pantheon.Domain.Users;
 using Pantheon.Handlers.Budgets;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Keys;
 using Pantheon.Handlers.Settings;
 using Pantheon.Projections.Chat;
@@ -38,8 +39,8 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// then (in <see cref="ProviderTurn"/>) the provider call and the recorded outcome.
 /// </summary>
 public sealed class ChatTurns(
-    IDocumentStore store, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults, BudgetLedger budgets,
-    IToolHost toolHost, ToolApprovals approvals, TimeProvider time, ILogger<ChatTurns> logger)
+    IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults,
+    BudgetLedger budgets, IToolHost toolHost, ToolApprovals approvals, TimeProvider time, ILogger<ChatTurns> logger)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
     private readonly string _contextSql =
@@ -53,7 +54,7 @@ public sealed class ChatTurns(
         var conversationId = UserId.ConversationStreamFor(userId, message.ProjectId);
 
         // What the turn needs of its conversation, in one round trip; the user's own setup from memory, else in the same batch.
-        await using var query = store.QuerySession();
+        await using var query = await sessions.ForAsync(new DatabaseActor.User(userId), ct);
         var batch = query.CreateBatchQuery();
         var projectRead = message.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
         var streamRead = batch.Events.FetchStreamState(conversationId);
@@ -117,7 +118,7 @@ public sealed class ChatTurns(
         // The message is kept even when the provider never answers. Its commit runs while the provider is called
         // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails). It starts on the thread
         // pool: building the commit (the inline projections, the SQL) would otherwise run before the call is made.
-        var appender = new ConversationAppender(store, conversationId, userId, correlationId, version);
+        var appender = new ConversationAppender(sessions, conversationId, userId, correlationId, version);
         var recording = Task.Run(() => appender.AppendAsync([sent], CancellationToken.None));
         return new TurnStart(null,
             new ProviderTurn(turn, sent, client, appender, recording, hold.Reservation!, budgets, defaults, agent, time, logger));

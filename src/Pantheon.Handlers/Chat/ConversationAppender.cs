@@ -1,6 +1,7 @@
 using JasperFx;
 using Marten;
 using Marten.Exceptions;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Projections.Chat;
 
 namespace Pantheon.Handlers.Chat;
@@ -10,7 +11,7 @@ namespace Pantheon.Handlers.Chat;
 /// the turn's one correlation id. Every append states the version it expects, so the conversation has one order
 /// whichever backend process writes; a writer that lost the race reads the new version and appends again.
 /// </summary>
-internal sealed class ConversationAppender(IDocumentStore store, Guid conversationId, string userId, string correlationId, long version)
+internal sealed class ConversationAppender(ActorSessions sessions, Guid conversationId, string userId, string correlationId, long version)
 {
     private const int MaxAttempts = 50;
     private long _version = version;
@@ -24,7 +25,7 @@ internal sealed class ConversationAppender(IDocumentStore store, Guid conversati
     {
         for (var attempt = 1; ; attempt++)
         {
-            await using var session = store.LightweightSession();
+            await using var session = await sessions.ForAsync(new DatabaseActor.User(userId), ct);
             session.CorrelationId = correlationId;
             session.LastModifiedBy = userId;
             if (_version == 0) session.Events.StartStream(conversationId, events);

@@ -22,6 +22,8 @@ public sealed class ToolApprovals(NpgsqlDataSource db, IDocumentStore store, Tim
     public const string Table = "chat_tool_approvals";
     public const string NotificationChannel = "pantheon_tool_approvals";
     private static readonly TimeSpan LookAgain = TimeSpan.FromSeconds(1);
+    // The waiting turn looks its call up by id (it may have been answered in another process): a named system path.
+    private static readonly DatabaseActor Waiting = new DatabaseActor.System("tool approval wait");
 
     private readonly string _table = $"{store.Options.DatabaseSchemaName}.{Table}";
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiting = new();
@@ -44,16 +46,20 @@ public sealed class ToolApprovals(NpgsqlDataSource db, IDocumentStore store, Tim
     public async Task OpenAsync(Guid callId, string userId, Guid conversationId, Guid messageId, string tool, DateTimeOffset expiresAt,
         CancellationToken ct)
     {
-        await using var command = db.CreateCommand(
-            $"insert into {_table} (call_id, user_id, conversation_id, message_id, tool, expires_at) values ($1, $2, $3, $4, $5, $6)");
-        Add(command.Parameters, callId, userId, conversationId, messageId, tool, expiresAt);
-        await command.ExecuteNonQueryAsync(ct);
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(new DatabaseActor.User(userId).SetBatchCommand()); // the user's own call (row policies)
+        batch.BatchCommands.Add(Command(
+            $"insert into {_table} (call_id, user_id, conversation_id, message_id, tool, expires_at) values ($1, $2, $3, $4, $5, $6)",
+            callId, userId, conversationId, messageId, tool, expiresAt));
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>The owner's answer: another user's call, or one that does not exist, is not found; an ended one stays ended.</summary>
     public async Task<ApprovalAnswerResult> AnswerAsync(Guid callId, string userId, bool approve, CancellationToken ct)
     {
-        await using var command = db.CreateCommand($"""
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(new DatabaseActor.User(userId).SetBatchCommand()); // only the user's own calls (row policies)
+        batch.BatchCommands.Add(Command($"""
             with answered as (
                 update {_table} set answer = $3, answered_at = $4
                 where call_id = $1 and user_id = $2 and answer is null and expires_at > $4
@@ -62,9 +68,8 @@ public sealed class ToolApprovals(NpgsqlDataSource db, IDocumentStore store, Tim
                         when exists (select 1 from {_table} where call_id = $1 and user_id = $2) then 'ended'
                         else 'missing' end,
                    (select pg_notify('{NotificationChannel}', $1::text) from answered)
-            """);
-        Add(command.Parameters, callId, userId, approve ? ApprovalAnswers.Approved : ApprovalAnswers.Refused, time.GetUtcNow());
-        return (string?)await command.ExecuteScalarAsync(ct) switch
+            """, callId, userId, approve ? ApprovalAnswers.Approved : ApprovalAnswers.Refused, time.GetUtcNow()));
+        return await ScalarAsync(batch, ct) switch
         {
             "answered" => ApprovalAnswerResult.Answered,
             "ended" => ApprovalAnswerResult.AlreadyEnded,
@@ -100,24 +105,34 @@ public sealed class ToolApprovals(NpgsqlDataSource db, IDocumentStore store, Tim
     /// <summary>The call's answer if it has one; with <paramref name="expire"/>, records <c>expired</c> if it has none.</summary>
     private async Task<string?> EndAsync(Guid callId, bool expire, DateTimeOffset now, CancellationToken ct)
     {
-        await using var command = db.CreateCommand(expire
-            ? $"""
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(Waiting.SetBatchCommand());
+        batch.BatchCommands.Add(expire
+            ? Command($"""
               with expired as (update {_table} set answer = '{ApprovalAnswers.Expired}', answered_at = $2
                                where call_id = $1 and answer is null returning answer)
               select coalesce((select answer from expired), (select answer from {_table} where call_id = $1))
-              """
-            : $"select answer from {_table} where call_id = $1");
-        if (expire) Add(command.Parameters, callId, now);
-        else Add(command.Parameters, callId);
-        return await command.ExecuteScalarAsync(ct) as string;
+              """, callId, now)
+            : Command($"select answer from {_table} where call_id = $1", callId));
+        return await ScalarAsync(batch, ct);
     }
 
-    private static void Add(NpgsqlParameterCollection parameters, params object[] values)
+    /// <summary>The first column of the first row of the batch's last statement (past the actor's).</summary>
+    private static async Task<string?> ScalarAsync(NpgsqlBatch batch, CancellationToken ct)
     {
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.NextResultAsync(ct);
+        return await reader.ReadAsync(ct) && !await reader.IsDBNullAsync(0, ct) ? reader.GetString(0) : null;
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
         foreach (var value in values)
-            parameters.Add(value is DateTimeOffset at
+            command.Parameters.Add(value is DateTimeOffset at
                 ? new NpgsqlParameter { Value = at.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz }
                 : new NpgsqlParameter { Value = value });
+        return command;
     }
 
     /// <summary>The table, beside Marten's (as the budget ledger's).</summary>

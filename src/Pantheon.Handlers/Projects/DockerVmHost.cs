@@ -127,6 +127,60 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
                 logger.LogInformation("Stopped container {Container}", nameOrId);
         }, ct, extra: grace);
 
+    public async Task ConnectContainerAsync(string container, string networkName, string ipAddress, CancellationToken ct)
+    {
+        var network = await FindNetworkAsync(networkName, ct)
+            ?? throw new VmHostException($"Connecting {container}: network {networkName} does not exist.", transient: false);
+        var attached = await AttachedAddressAsync(container, network.ID, ct);
+        if (attached == ipAddress) return;
+        if (attached is not null) await DisconnectContainerAsync(container, networkName, ct);
+        await Call($"Connecting container {container} to {networkName} at {ipAddress}", async t =>
+        {
+            try
+            {
+                await docker.Networks.ConnectNetworkAsync(network.ID, new NetworkConnectParameters
+                {
+                    Container = container,
+                    EndpointConfig = new EndpointSettings { IPAMConfig = new EndpointIPAMConfig { IPv4Address = ipAddress } },
+                }, t);
+            }
+            // Another run of the same step connected it meanwhile: the address decides below.
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Forbidden && e.ResponseBody.Contains("already exists")) { }
+            return true;
+        }, ct);
+        var now = await AttachedAddressAsync(container, network.ID, ct);
+        if (now != ipAddress)
+            throw new VmHostException($"Container {container} is on {networkName} at {now ?? "no address"}, not {ipAddress}.",
+                transient: true);
+        logger.LogInformation("Connected container {Container} to {Network} at {Address}", container, networkName, ipAddress);
+    }
+
+    public Task DisconnectContainerAsync(string container, string networkName, CancellationToken ct) =>
+        Call($"Disconnecting container {container} from {networkName}", async t =>
+        {
+            try
+            {
+                await docker.Networks.DisconnectNetworkAsync(networkName,
+                    new NetworkDisconnectParameters { Container = container, Force = true }, t);
+                logger.LogInformation("Disconnected container {Container} from {Network}", container, networkName);
+            }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound) { }
+            // The engine answers 403 (older engines 500) when the container is not connected to that network.
+            catch (DockerApiException e) when (e.ResponseBody.Contains("is not connected", StringComparison.OrdinalIgnoreCase)) { }
+            return true;
+        }, ct);
+
+    /// <summary>The container's address on the network, or null when it is not connected (or gone).</summary>
+    private async Task<string?> AttachedAddressAsync(string container, string networkId, CancellationToken ct)
+    {
+        var inspected = await Call($"Inspecting container {container}",
+                t => NullIfNotFound(docker.Containers.InspectContainerAsync(container, t)), ct)
+            ?? throw new VmHostException($"Container {container} does not exist.", transient: false);
+        var endpoint = inspected.NetworkSettings?.Networks?.Values.FirstOrDefault(n => n.NetworkID == networkId);
+        if (endpoint is null) return null;
+        return endpoint.IPAMConfig?.IPv4Address is { Length: > 0 } fixedAddress ? fixedAddress : endpoint.IPAddress;
+    }
+
     public async Task RemoveProjectAsync(Guid projectId, CancellationToken ct)
     {
         var filter = LabelFilter($"{PantheonLabels.ProjectId}={projectId:D}");
@@ -292,12 +346,21 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
                 logger.LogInformation("Removed container {Container} ({ContainerId})", name, id);
         }, ct);
 
-    private Task RemoveNetworkAsync(string id, string name, CancellationToken ct) =>
-        Call($"Removing network {name}", async t =>
+    /// <summary>
+    /// Removes a network after disconnecting whatever is still connected to it: the project's own containers are gone by
+    /// then, so these are the backend's and the tools API's containers, which joined it at <c>.3</c> and <c>.1</c>.
+    /// </summary>
+    private async Task RemoveNetworkAsync(string id, string name, CancellationToken ct)
+    {
+        var network = await Call($"Inspecting network {name}", t => NullIfNotFound(docker.Networks.InspectNetworkAsync(id, t)), ct);
+        foreach (var attached in network?.Containers?.Keys ?? [])
+            await DisconnectContainerAsync(attached, id, ct);
+        await Call($"Removing network {name}", async t =>
         {
             if (await IgnoreNotFound(docker.Networks.DeleteNetworkAsync(id, t)))
                 logger.LogInformation("Removed network {Network} ({NetworkId})", name, id);
         }, ct);
+    }
 
     private Task RemoveVolumeAsync(string name, CancellationToken ct) =>
         Call($"Removing volume {name}", async t =>

@@ -114,7 +114,19 @@ public interface IVmHost
     /// </summary>
     Task StopContainerAsync(string nameOrId, TimeSpan grace, CancellationToken ct);
 
-    /// <summary>Removes every container, network and volume labelled with the project: containers first.</summary>
+    /// <summary>
+    /// Connects a container that is not the project's own (the backend's or the tools API's, when they run in containers) to
+    /// a network at a fixed address. Already connected there: a no-op; connected at another address: reconnected.
+    /// </summary>
+    Task ConnectContainerAsync(string container, string networkName, string ipAddress, CancellationToken ct);
+
+    /// <summary>Disconnects a container from a network; one not connected, or a network gone, is a no-op.</summary>
+    Task DisconnectContainerAsync(string container, string networkName, CancellationToken ct);
+
+    /// <summary>
+    /// Removes every container, network and volume labelled with the project: containers first, and a network only after
+    /// whatever else is still connected to it (a backend or tools API container) is disconnected.
+    /// </summary>
     Task RemoveProjectAsync(Guid projectId, CancellationToken ct);
 
     /// <summary>Every container, network and volume that carries <see cref="PantheonLabels.ProjectId"/>.</summary>

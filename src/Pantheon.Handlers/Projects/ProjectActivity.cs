@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Projections.Projects;
 using Wolverine;
 
@@ -101,7 +102,9 @@ public sealed class IdleStopService(
     private async Task StopIdleAsync(CancellationToken ct)
     {
         await using var scope = services.CreateAsyncScope();
-        var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
+        // Idle stop acts for no user: it reads every user's ready projects on the named system path.
+        await using var session = await scope.ServiceProvider.GetRequiredService<ActorSessions>()
+            .ForAsync(new DatabaseActor.System("idle stop"), ct);
         var ready = await session.Query<ProjectView>().Where(p => p.Status == ProjectStatus.Ready)
             .Select(p => new ReadyProject(p.Id, p.ReadyAt)).ToListAsync(ct);
         if (ready.Count == 0) return;

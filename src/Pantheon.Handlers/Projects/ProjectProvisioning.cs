@@ -2,6 +2,7 @@ using Marten;
 using JasperFx.Events;
 using Microsoft.Extensions.Logging;
 using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Infrastructure;
 using Wolverine;
 
 namespace Pantheon.Handlers.Projects;
@@ -57,6 +58,26 @@ public sealed class ProjectProvisioning : Saga
             var name = NetworkName(Id);
             var (subnet, networkId) = await AllocateAsync(name, leases, context, ct);
             stream.AppendMany(ProjectDecider.AllocateNetwork(stream.Aggregate!, subnet, name, networkId, context.Time.GetUtcNow()));
+            return context.Settings.BackendContainer is { Length: > 0 }
+                ? Advance(ProvisioningStep.ConnectingBackend, new ConnectBackend(Id), context)
+                : Advance(ProvisioningStep.PreparingSharedFolder, new PrepareSharedFolder(Id), context);
+        });
+    }
+
+    /// <summary>
+    /// The backend runs in a container (<c>Projects:BackendContainer</c>): it joins the project network at <c>.3</c>, from
+    /// where the viewer proxy reaches the VM at <c>.2</c>. Undone by deletion and by a failure's cleanup (the network's
+    /// removal disconnects it first).
+    /// </summary>
+    public async Task<OutgoingMessages> Handle(ConnectBackend message, ProvisioningContext context, IDocumentSession session,
+        CancellationToken ct)
+    {
+        if (await Enter(ProvisioningStep.ConnectingBackend, context, session, ct) is not { } stream) return [];
+        var step = "connect-backend";
+        return await Run(message, step, context, ct, FailProvisioning(stream, step, context, session, ct), async () =>
+        {
+            var subnet = stream.Aggregate!.Subnet!.Value;
+            await context.Host.ConnectContainerAsync(context.Settings.BackendContainer!, NetworkName(Id), subnet.Backend, ct);
             return Advance(ProvisioningStep.PreparingSharedFolder, new PrepareSharedFolder(Id), context);
         });
     }
@@ -235,6 +256,8 @@ public sealed class ProjectProvisioning : Saga
 
     // A step for a project without a saga can only be a leftover: whatever it may have made is removed.
     public static Task NotFound(AllocateNetwork message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
+    public static Task NotFound(ConnectBackend message, ProvisioningContext context, CancellationToken ct) =>
+        context.RemoveEverythingAsync(message.ProjectId, ct);
     public static Task NotFound(PrepareSharedFolder message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
     public static Task NotFound(BootVm message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
     public static Task NotFound(CheckVmHealth message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
@@ -251,10 +274,10 @@ public sealed class ProjectProvisioning : Saga
     /// Deleted before provisioning started (or a project that never had a saga): nothing can exist yet, but the deletion is
     /// still recorded. Wolverine's generated code commits no session on a saga's not-found branch, so this one commits its own.
     /// </summary>
-    public static async Task NotFound(DeleteProject message, ProvisioningContext context, IDocumentStore store, CancellationToken ct)
+    public static async Task NotFound(DeleteProject message, ProvisioningContext context, ActorSessions sessions, CancellationToken ct)
     {
         await context.RemoveEverythingAsync(message.ProjectId, ct);
-        await using var session = store.LightweightSession();
+        await using var session = await sessions.ForAsync(new DatabaseActor.System("deletion without a saga"), ct);
         var stream = await session.Events.FetchForWriting<Project>(message.ProjectId, ct);
         if (stream.Aggregate is not { Status: not ProjectStatus.Deleted }) return;
         stream.AppendOne(new ProjectDeleted(message.ProjectId, context.Time.GetUtcNow()));

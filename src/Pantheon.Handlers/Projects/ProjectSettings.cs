@@ -13,6 +13,13 @@ public sealed class ProjectSettings
     /// <summary>The same folder as the Docker host sees it, when the backend itself runs in a container.</summary>
     public string? HostDataRoot { get; set; }
 
+    /// <summary>
+    /// The backend's own container (name or id) when it runs in one: provisioning connects it to each project network at
+    /// <c>.3</c>, so that it reaches the VM there; deletion disconnects it. Empty on the host, which reaches the networks
+    /// through their bridges.
+    /// </summary>
+    public string? BackendContainer { get; set; }
+
     /// <summary>The image of the read-only shared-folder server at <c>.20</c>.</summary>
     public string FileServerImage { get; set; } = "busybox:stable";
 

@@ -16,6 +16,9 @@ public sealed class ProvisioningContext(IVmHost host, SharedFolders folders, Pro
     /// <summary>Removes every container, network and volume of the project, then its folder. Idempotent.</summary>
     public async Task RemoveEverythingAsync(Guid projectId, CancellationToken ct)
     {
+        // Undoes the backend's connection first (the network's removal would also disconnect whatever is still on it).
+        if (Settings.BackendContainer is { Length: > 0 } backend)
+            await Host.DisconnectContainerAsync(backend, ProjectProvisioning.NetworkName(projectId), ct);
         await Host.RemoveProjectAsync(projectId, ct);
         Folders.Remove(projectId);
     }

@@ -14,6 +14,9 @@ public sealed record StartProvisioning([property: SagaIdentity] Guid ProjectId, 
 
 public sealed record AllocateNetwork([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
+/// <summary>Connect the backend's own container to the project network at <c>.3</c>, when it runs in a container.</summary>
+public sealed record ConnectBackend([property: SagaIdentity] Guid ProjectId) : IProjectStep;
+
 public sealed record PrepareSharedFolder([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
 public sealed record BootVm([property: SagaIdentity] Guid ProjectId) : IProjectStep;

@@ -14,4 +14,6 @@ public enum ProvisioningStep
     StoppingVm,
     Stopped,
     StartingVm,
+    /// <summary>Connecting the backend's own container to the project network at <c>.3</c> (<c>Projects:BackendContainer</c>).</summary>
+    ConnectingBackend,
 }

@@ -1,6 +1,7 @@
 using Marten;
 using JasperFx;
 using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Infrastructure;
 
 namespace Pantheon.Handlers.Projects;
 
@@ -16,16 +17,17 @@ public sealed class SubnetPoolExhaustedException(string pool) : Exception($"The 
 
 /// <summary>Leases subnets from the pool. Each attempt commits on its own, so a collision with another process is
 /// seen at once and the next free subnet tried.</summary>
-public sealed class SubnetLeases(IDocumentStore store, ProjectSettings settings, TimeProvider time)
+public sealed class SubnetLeases(ActorSessions sessions, ProjectSettings settings, TimeProvider time)
 {
     private const int MaxCollisions = 64;
+    private static readonly DatabaseActor Leasing = new DatabaseActor.System("subnet leases");
     private readonly SubnetPool _pool = new(settings.SubnetPool);
 
     public async Task<Subnet> LeaseAsync(Guid projectId, IReadOnlyList<string> usedByEngine, CancellationToken ct)
     {
         for (var attempt = 0; attempt < MaxCollisions; attempt++)
         {
-            await using var session = store.LightweightSession();
+            await using var session = await sessions.ForAsync(Leasing, ct);
             var leases = await session.Query<SubnetLease>().ToListAsync(ct);
             var mine = leases.FirstOrDefault(l => l.ProjectId == projectId);
             if (mine is not null) return Subnet.Parse(mine.Id); // a retried step keeps its subnet
@@ -51,7 +53,7 @@ public sealed class SubnetLeases(IDocumentStore store, ProjectSettings settings,
     /// </summary>
     public async Task<bool> KeepOnlyAsync(Guid projectId, string cidr, CancellationToken ct)
     {
-        await using var session = store.LightweightSession();
+        await using var session = await sessions.ForAsync(Leasing, ct);
         var lease = await session.LoadAsync<SubnetLease>(cidr, ct);
         if (lease?.ProjectId != projectId) return false;
         session.DeleteWhere<SubnetLease>(l => l.ProjectId == projectId && l.Id != cidr);
@@ -62,7 +64,7 @@ public sealed class SubnetLeases(IDocumentStore store, ProjectSettings settings,
     /// <summary>Gives up the project's lease, committed at once (the engine refused its subnet).</summary>
     public async Task ReleaseAsync(Guid projectId, CancellationToken ct)
     {
-        await using var session = store.LightweightSession();
+        await using var session = await sessions.ForAsync(Leasing, ct);
         session.DeleteWhere<SubnetLease>(l => l.ProjectId == projectId);
         await session.SaveChangesAsync(ct);
     }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Marten;
 using Npgsql;
 using Pantheon.Domain.Viewer;
+using Pantheon.Handlers.Infrastructure;
 
 namespace Pantheon.Handlers.Viewer;
 
@@ -14,6 +15,7 @@ public sealed class ViewerTickets
 {
     public const string Table = "viewer_tickets";
 
+    private static readonly DatabaseActor Redeeming = new DatabaseActor.System("viewer ticket redemption");
     private readonly NpgsqlDataSource _db;
     private readonly string _table;
 
@@ -28,7 +30,8 @@ public sealed class ViewerTickets
     {
         var ticket = Base64Url(RandomNumberGenerator.GetBytes(32));
         await using var batch = _db.CreateBatch();
-        // Tickets nobody used are cleared as new ones are issued, so the table stays the size of a minute's tickets.
+        batch.BatchCommands.Add(new DatabaseActor.User(userId).SetBatchCommand()); // a user's own ticket (row policies)
+        // The user's tickets nobody used are cleared as new ones are issued, so the table stays a few tickets per user.
         batch.BatchCommands.Add(Command($"delete from {_table} where expires_at < $1", now));
         batch.BatchCommands.Add(Command($"insert into {_table} (id, user_id, project_id, expires_at) values ($1, $2, $3, $4)",
             Hash(ticket), userId, projectId, expiresAt));
@@ -39,9 +42,13 @@ public sealed class ViewerTickets
     /// <summary>Takes the ticket out of the store: its grant for the first caller, null for every later one and for a forgery.</summary>
     public async Task<ViewerTicketGrant?> TakeAsync(string ticket, CancellationToken ct)
     {
-        await using var command = _db.CreateCommand($"delete from {_table} where id = $1 returning user_id, project_id, expires_at");
-        command.Parameters.Add(new NpgsqlParameter { Value = Hash(ticket) });
-        await using var reader = await command.ExecuteReaderAsync(ct);
+        // The ticket is the credential (a browser sends no bearer token here) and says itself whose it is: redeeming it
+        // is the named system path.
+        await using var batch = _db.CreateBatch();
+        batch.BatchCommands.Add(Redeeming.SetBatchCommand());
+        batch.BatchCommands.Add(Command($"delete from {_table} where id = $1 returning user_id, project_id, expires_at", Hash(ticket)));
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.NextResultAsync(ct); // past the actor's statement
         if (!await reader.ReadAsync(ct)) return null;
         return new ViewerTicketGrant(reader.GetString(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2));
     }

@@ -14,6 +14,9 @@ public sealed class ChatTurnView
     public Guid Id { get; set; }
     public Guid ConversationId { get; set; }
 
+    /// <summary>The conversation's user (the events' <c>user_name</c>): the row's owner for row-level security.</summary>
+    public string? UserId { get; set; }
+
     /// <summary>The version of the event in the conversation's stream: the conversation's order and the paging cursor.</summary>
     public long Position { get; set; }
 
@@ -29,9 +32,9 @@ public sealed class ChatTurnView
 
     public ChatTurn ToTurn() => new(MessageId, Role, Content, Model, At, Status);
 
-    public static ChatTurnView From(ChatTurn turn, Guid conversationId, Guid id, long position) => new()
+    public static ChatTurnView From(ChatTurn turn, Guid conversationId, Guid id, long position, string? userId) => new()
     {
-        Id = id, ConversationId = conversationId, Position = position, MessageId = turn.MessageId, Role = turn.Role,
+        Id = id, ConversationId = conversationId, UserId = userId, Position = position, MessageId = turn.MessageId, Role = turn.Role,
         Content = turn.Content, Model = turn.Model, At = turn.At, Status = turn.Status,
         ContextLength = turn.GoesInContext ? turn.Content.Length : 0,
     };
@@ -91,13 +94,13 @@ public sealed class ChatTurnProjection : IProjection
             switch (e.Data)
             {
                 case ToolCallRequested c:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(c), c.ConversationId, c.CallId, e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(c), c.ConversationId, c.CallId, e.Version, e.UserName));
                     break;
                 case ToolResultReceived r:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.CallId), e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.CallId), e.Version, e.UserName));
                     break;
                 case MessageSent m:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(m), m.ConversationId, m.MessageId, e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(m), m.ConversationId, m.MessageId, e.Version, e.UserName));
                     operations.Store(new OpenTurn
                     {
                         Id = m.MessageId, ConversationId = m.ConversationId, UserId = m.UserId, Model = m.Model, SentAt = m.At,
@@ -105,15 +108,18 @@ public sealed class ChatTurnProjection : IProjection
                     });
                     break;
                 case ReplyReceived r:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId, ChatTurnView.ReplyId(r.MessageId), e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(r), r.ConversationId,
+                        ChatTurnView.ReplyId(r.MessageId), e.Version, e.UserName));
                     operations.Delete<OpenTurn>(r.MessageId);
                     break;
                 case ReplyFailed f:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId, ChatTurnView.ReplyId(f.MessageId), e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(f), f.ConversationId,
+                        ChatTurnView.ReplyId(f.MessageId), e.Version, e.UserName));
                     operations.Delete<OpenTurn>(f.MessageId);
                     break;
                 case ReplyInterrupted i:
-                    operations.Store(ChatTurnView.From(ChatTurn.Of(i), i.ConversationId, ChatTurnView.ReplyId(i.MessageId), e.Version));
+                    operations.Store(ChatTurnView.From(ChatTurn.Of(i), i.ConversationId,
+                        ChatTurnView.ReplyId(i.MessageId), e.Version, e.UserName));
                     operations.Delete<OpenTurn>(i.MessageId);
                     break;
                 case ChatCleared c:

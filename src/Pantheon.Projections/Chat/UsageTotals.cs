@@ -55,10 +55,10 @@ public sealed class UsageTotals(string schema)
         """, eventId, e.UserId, e.Provider, e.Model, e.KeyId ?? Guid.Empty, e.TokensIn, e.TokensOut);
 
     /// <summary>The user's rows: one per provider, model and key, however many turns they add up.</summary>
-    public async Task<IReadOnlyList<UsageTotal>> For(NpgsqlDataSource db, string userId, CancellationToken ct)
+    public async Task<IReadOnlyList<UsageTotal>> For(NpgsqlConnection connection, string userId, CancellationToken ct)
     {
-        await using var command = db.CreateCommand(
-            $"select provider, model, key_id, requests, tokens_in, tokens_out from {Totals} where user_id = $1");
+        await using var command = new NpgsqlCommand(
+            $"select provider, model, key_id, requests, tokens_in, tokens_out from {Totals} where user_id = $1", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = userId });
         await using var reader = await command.ExecuteReaderAsync(ct);
         var rows = new List<UsageTotal>();

@@ -3,6 +3,7 @@ using Marten.Linq.MatchesSql;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Projects;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
@@ -64,8 +65,12 @@ public static class SagasEndpoint
         CancellationToken ct)
     {
         var table = session.DocumentStore.Options.FindOrResolveDocumentType(typeof(ProjectOverview)).TableName.QualifiedName;
-        await using var command = db.CreateCommand($"select status, count(*)::int from {table} group by status");
-        await using var reader = await command.ExecuteReaderAsync(ct);
+        // The overview is under row policies (it names owners): operators count every user's rows on the named system path.
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(new DatabaseActor.System("operator dashboard counts").SetBatchCommand());
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"select status, count(*)::int from {table} group by status"));
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.NextResultAsync(ct); // past the actor's statement
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         while (await reader.ReadAsync(ct)) counts[reader.GetString(0)] = reader.GetInt32(1);
         return counts;

@@ -44,8 +44,9 @@ public sealed class AuditCommand : JasperFxAsyncCommand<AuditInput>
     public override async Task<bool> Execute(AuditInput input)
     {
         using var host = input.BuildHost();
-        var store = host.Services.GetRequiredService<IDocumentStore>();
-        await using var session = store.QuerySession();
+        // The operators' command line reads every user's streams: the named system path.
+        var sessions = host.Services.GetRequiredService<Pantheon.Handlers.Infrastructure.ActorSessions>();
+        await using var session = sessions.ForSystem("audit command");
         switch (input.Action)
         {
             case "project" when Guid.TryParse(input.Id, out var id):

@@ -3,6 +3,7 @@ using Marten;
 using Marten.Linq;
 using Microsoft.AspNetCore.Mvc;
 using Pantheon.Domain.Audit;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Projections.Audit;
 using Pantheon.Projections.Projects;
 using Pantheon.Web.Auth;
@@ -23,8 +24,8 @@ public static class AuditEndpoint
     /// </summary>
     [WolverineGet("/api/audit", OperationId = "GetAudit")]
     [ProducesResponseType<AuditPage>(StatusCodes.Status200OK)]
-    public static async Task<IResult> Get(ClaimsPrincipal principal, IQuerySession session, Guid? stream, string? type, string? user,
-        DateTimeOffset? from, DateTimeOffset? to, long? after, int? limit, CancellationToken ct)
+    public static async Task<IResult> Get(ClaimsPrincipal principal, IQuerySession session, ActorSessions sessions, Guid? stream,
+        string? type, string? user, DateTimeOffset? from, DateTimeOffset? to, long? after, int? limit, CancellationToken ct)
     {
         var size = limit ?? DefaultLimit;
         if (size is < 1 or > MaxLimit)
@@ -32,7 +33,10 @@ public static class AuditEndpoint
         if (user is not null && !principal.IsAdmin())
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["user"] = ["Only pantheon-admin may filter by user."] });
 
-        IQueryable<AuditEntry> query = session.Query<AuditEntry>();
+        // An operator reads every user's entries on the named system path; anyone else on the request's, which sees only theirs.
+        await using var operatorSession = principal.IsAdmin()
+            ? await sessions.ForAsync(new DatabaseActor.System("operator audit"), ct) : null;
+        IQueryable<AuditEntry> query = (operatorSession ?? session).Query<AuditEntry>();
         var who = principal.IsAdmin() ? user : principal.UserId();
         if (who is not null) query = query.Where(e => e.UserId == who);
         if (stream is { } s) query = query.Where(e => e.Stream == s);

@@ -75,7 +75,7 @@ public static class SendChatEndpoint
             if (wake.MustWait && !tools) return Results.Json(new Projects.ProjectAccepted(projectId, wake.Status),
                 statusCode: StatusCodes.Status202Accepted);
             // An agent needs the VM itself: the turn waits for it, bounded.
-            if (tools && await projects.WaitReadyAsync(projectId, http.RequestAborted) is { } notReady) return NotReady(notReady);
+            if (tools && await projects.WaitReadyAsync(projectId, principal.UserId(), http.RequestAborted) is { } notReady) return NotReady(notReady);
         }
         var message = new SendMessage(
             principal.UserId(), command.Message!, command.ProjectId, command.Model, command.ModelParameters, tools);

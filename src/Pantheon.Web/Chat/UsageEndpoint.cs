@@ -1,3 +1,4 @@
+using Pantheon.Handlers.Infrastructure;
 using System.Security.Claims;
 using Npgsql;
 using Pantheon.Projections.Chat;
@@ -23,7 +24,11 @@ public static class UsageEndpoint
     [WolverineGet("/api/user/usage", OperationId = "GetUsage")]
     public static async Task<UsageResponse> Get(ClaimsPrincipal principal, UsageTotals usage, NpgsqlDataSource db, CancellationToken ct)
     {
-        var rows = await usage.For(db, principal.UserId(), ct);
+        var userId = principal.UserId();
+        var (connection, transaction) = await new DatabaseActor.User(userId).BeginAsync(db, ct);
+        await using var _ = connection;
+        await using var __ = transaction;
+        var rows = await usage.For(connection, userId, ct);
         var (requests, tokensIn, tokensOut) = Sum(rows);
         return new UsageResponse(requests, tokensIn, tokensOut, tokensIn + tokensOut,
             rows.GroupBy(r => (r.Provider, r.Model)).OrderBy(g => g.Key.Provider).ThenBy(g => g.Key.Model)

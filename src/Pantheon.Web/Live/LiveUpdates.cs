@@ -20,7 +20,8 @@ namespace Pantheon.Web.Live;
 /// reconnection, or every <c>Live:CatchUpSeconds</c>), never loses it. Owners of projects are looked up once and remembered.
 /// </summary>
 public sealed class LiveUpdates(
-    NpgsqlDataSource database, IDocumentStore store, LiveSettings settings, TimeProvider time, ILogger<LiveUpdates> logger)
+    NpgsqlDataSource database, IDocumentStore store, ActorSessions sessions, LiveSettings settings, TimeProvider time,
+    ILogger<LiveUpdates> logger)
     : BackgroundService, INotificationListener
 {
     private const int BatchSize = 500;
@@ -258,7 +259,7 @@ public sealed class LiveUpdates(
     private async Task<string?> OwnerOf(Guid projectId, CancellationToken ct)
     {
         if (_owners.TryGetValue(projectId, out var owner)) return owner;
-        await using var session = store.QuerySession();
+        await using var session = await sessions.ForAsync(new DatabaseActor.System("live updates: project owners"), ct);
         var first = await session.Events.FetchStreamAsync(projectId, version: 1, token: ct);
         return first.Select(e => e.Data).OfType<ProjectRequested>().FirstOrDefault()?.OwnerId;
     }

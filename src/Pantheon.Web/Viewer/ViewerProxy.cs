@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Marten;
 using Microsoft.AspNetCore.Http.Extensions;
 using Pantheon.Domain.Viewer;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Projects;
 using Pantheon.Handlers.Viewer;
 using Pantheon.Projections.Projects;
@@ -110,7 +111,9 @@ public sealed class ViewerProxy(IHttpForwarder forwarder, ViewerTickets tickets,
     /// <summary>The user's project with a running VM; otherwise the answer (404, 409) is written and null returned.</summary>
     private static async Task<ProjectView?> FindViewableAsync(HttpContext context, Guid projectId, string userId)
     {
-        var session = context.RequestServices.GetRequiredService<IQuerySession>();
+        // The viewer's user is the ticket's or the session cookie's, not a bearer token's: the proxy acts for that user.
+        await using var session = await context.RequestServices.GetRequiredService<ActorSessions>()
+            .ForAsync(new DatabaseActor.User(userId), context.RequestAborted);
         var project = await session.LoadAsync<ProjectView>(projectId, context.RequestAborted);
         if (project is null || project.OwnerId != userId)
         {

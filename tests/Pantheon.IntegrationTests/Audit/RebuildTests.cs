@@ -20,6 +20,7 @@ public class RebuildTests
     {
         var settings = TestSettings.Base();
         settings["ConnectionStrings:Marten"] = await TestDatabase.OwnAsync("rebuild");
+        settings["ConnectionStrings:MartenOwner"] = TestDatabase.As(settings["ConnectionStrings:Marten"]!, TestDatabase.OwnerRole);
         await using var fake = await FakeProvider.StartAsync();
         settings["Chat:BaseUrls:openrouter"] = fake.BaseUrl + "api/v1";
         settings["OPENROUTER_API_KEY"] = AppFixture.SystemOpenRouterKey;
@@ -28,7 +29,7 @@ public class RebuildTests
         Guid project;
         await using (var host = await AppFixture.StartAsync(settings))
         {
-            await host.ResetAllMartenDataAsync();
+            await host.ResetAllPantheonDataAsync(settings["ConnectionStrings:Marten"]);
             await host.Send(HttpMethod.Get, "/api/me", token);
             await host.Send(HttpMethod.Put, "/api/user/settings", token, new { preferred_model = "anthropic/claude-3-haiku", model_parameters = new { temperature = 0.2 } });
             await host.Send(HttpMethod.Post, "/api/user/api-keys", token, new { name = "kept", provider = "openai", key = "sk-kept-0123456789" }, status: 201);
@@ -44,15 +45,15 @@ public class RebuildTests
             (await host.ForceAllMartenDaemonActivityToCatchUpAsync(CancellationToken.None)).ShouldBeEmpty();
         }
 
-        var before = await Snapshot(settings["ConnectionStrings:Marten"]!);
+        var before = await Snapshot(TestDatabase.AsSuperuser(settings["ConnectionStrings:Marten"]!));
         ReadModels.ShouldAllBe(table => before[table].Count > 0);
-        await Wipe(settings["ConnectionStrings:Marten"]!);
-        (await Snapshot(settings["ConnectionStrings:Marten"]!)).Values.ShouldAllBe(rows => rows.Count == 0);
+        await Wipe(TestDatabase.AsSuperuser(settings["ConnectionStrings:Marten"]!));
+        (await Snapshot(TestDatabase.AsSuperuser(settings["ConnectionStrings:Marten"]!))).Values.ShouldAllBe(rows => rows.Count == 0);
 
         var (exit, output, error) = await PantheonCli.RunAsync(settings, "projections", "rebuild");
         exit.ShouldBe(0, output + error);
 
-        var after = await Snapshot(settings["ConnectionStrings:Marten"]!);
+        var after = await Snapshot(TestDatabase.AsSuperuser(settings["ConnectionStrings:Marten"]!));
         foreach (var table in ReadModels) after[table].ShouldBe(before[table], table);
 
         await using var cleanup = await AppFixture.StartAsync(settings);

@@ -187,7 +187,7 @@ public class BudgetTests(AppFixture app)
     }
 
     private BudgetLedger Ledger(TimeProvider? time = null, BudgetSettings? settings = null) => new(
-        NpgsqlDataSource.Create(TestDatabase.ConnectionString), app.Host.Services.GetRequiredService<IDocumentStore>(),
+        NpgsqlDataSource.Create(TestDatabase.Application), app.Host.Services.GetRequiredService<IDocumentStore>(),
         settings ?? new BudgetSettings(), time ?? TimeProvider.System);
 
     private sealed class Clock(DateTimeOffset start) : TimeProvider

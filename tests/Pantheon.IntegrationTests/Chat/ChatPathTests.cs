@@ -65,6 +65,7 @@ public class ChatPathTests(AppFixture app)
         // PostgreSQL refuses the first commit of this message (a sequence is not rolled back, so the second one passes).
         await Sql($"""
             create sequence {Schema}.{name};
+            grant usage on sequence {Schema}.{name} to {TestDatabase.ApplicationRole}; -- the backend's role runs the trigger
             create function {Schema}.{name}() returns trigger language plpgsql as $$
             begin
               if new.type = 'message_sent' and new.data ->> 'Content' = '{marker}' and nextval('{Schema}.{name}') = 1 then

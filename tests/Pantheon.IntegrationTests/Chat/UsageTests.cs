@@ -1,3 +1,4 @@
+using Pantheon.Handlers.Infrastructure;
 using System.Text.Json;
 using Alba;
 using Marten;
@@ -37,7 +38,10 @@ public class UsageTests(AppFixture app)
 
         // The answer is the projection's one row, not a scan of the twenty raw events.
         var db = app.Host.Services.GetRequiredService<NpgsqlDataSource>();
-        var rows = await app.Host.Services.GetRequiredService<UsageTotals>().For(db, user, default);
+        var (connection, transaction) = await new DatabaseActor.User(user).BeginAsync(db, default);
+        await using var _ = connection;
+        await using var __ = transaction;
+        var rows = await app.Host.Services.GetRequiredService<UsageTotals>().For(connection, user, default);
         rows.ShouldHaveSingleItem().ShouldBe(rows[0] with { Requests = 20, TokensIn = 100, TokensOut = 60 });
     }
 

@@ -21,9 +21,11 @@ public sealed class RestartableCluster : IAsyncLifetime
         Postgres = await PrivatePostgres.StartAsync();
         Fake = await FakeProvider.StartAsync();
         var settings = TestSettings.Production();
-        settings["ConnectionStrings:Marten"] = Postgres.ConnectionString;
+        // As production: the roles and the owner role's `resources setup` first; the backends run as the application role.
+        settings["ConnectionStrings:Marten"] = await TestDatabase.PrepareAsync(Postgres.ConnectionString);
+        settings["ConnectionStrings:MartenOwner"] = TestDatabase.As(Postgres.ConnectionString, TestDatabase.OwnerRole);
         settings["Chat:BaseUrls:openai"] = Fake.BaseUrl.ToString().TrimEnd('/') + "/v1";
-        A = await TestBackend.StartAsync(settings); // one at a time: the first applies the schema
+        A = await TestBackend.StartAsync(settings);
         B = await TestBackend.StartAsync(settings);
     }
 

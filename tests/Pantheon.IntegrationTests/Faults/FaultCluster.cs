@@ -39,7 +39,9 @@ public sealed class FaultCluster : IAsyncDisposable
         var instance = $"{TestSettings.Instance}-faults";
         var dataRoot = Path.Combine(Path.GetTempPath(), instance, "data");
         var settings = TestSettings.Base();
-        settings["ConnectionStrings:Marten"] = connection;
+        // As production: the owner role's `resources setup` first, then every node as the application role.
+        settings["ConnectionStrings:Marten"] = await TestDatabase.PrepareAsync(connection);
+        settings["ConnectionStrings:MartenOwner"] = TestDatabase.As(connection, TestDatabase.OwnerRole);
         settings["Docker:Instance"] = instance;
         settings["Projects:DataRoot"] = dataRoot;
         settings["Limits:ProjectsPerUser"] = "100";
@@ -58,8 +60,10 @@ public sealed class FaultCluster : IAsyncDisposable
     {
         var settings = new Dictionary<string, string?>(_settings)
         {
-            ["ConnectionStrings:Marten"] =
-                new NpgsqlConnectionStringBuilder(ConnectionString) { ApplicationName = NodeName(_nodes.Count) }.ConnectionString,
+            ["ConnectionStrings:Marten"] = new NpgsqlConnectionStringBuilder(_settings["ConnectionStrings:Marten"])
+            {
+                ApplicationName = NodeName(_nodes.Count),
+            }.ConnectionString,
         };
         var node = await TestBackend.StartAsync(settings);
         _nodes.Add(node);

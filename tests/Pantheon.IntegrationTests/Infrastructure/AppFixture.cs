@@ -40,7 +40,7 @@ public class AppFixture : IAsyncLifetime
         settings["Chat:AllowedPrivateNetworks:0"] = "127.0.0.0/8";
         Configure(settings);
         Host = await StartAsync(settings, Logs, messageSchema: MessageSchema(GetType().Name));
-        await Host.ResetAllMartenDataAsync();
+        await Host.ResetAllPantheonDataAsync();
         await RemoveTestMachinesAsync();
     }
 
@@ -56,15 +56,25 @@ public class AppFixture : IAsyncLifetime
     /// (it takes itself for the only node), and every Solo host is node 1: hosts sharing one storage take each other's
     /// saga steps. So each host gets the Wolverine schema of its collection: <paramref name="messageSchema"/>, else one
     /// named after the calling file (one test class, one collection), shared only by the hosts that class starts.
+    /// The host runs as the application role, which creates no schema: the message schema is made first, once per run, by
+    /// <c>resources setup</c> as the owner role (<see cref="TestDatabase.EnsureMessageSchemaAsync"/>).
     /// </summary>
-    public static Task<IAlbaHost> StartAsync(Dictionary<string, string?> settings, LogCapture? logs = null, string environment = "Testing",
-        Action<IServiceCollection>? services = null, string? messageSchema = null, [CallerFilePath] string caller = "") =>
-        AlbaHost.For<Program>(b =>
+    public static async Task<IAlbaHost> StartAsync(Dictionary<string, string?> settings, LogCapture? logs = null,
+        string environment = "Testing", Action<IServiceCollection>? services = null, string? messageSchema = null,
+        [CallerFilePath] string caller = "")
+    {
+        var schema = settings.TryGetValue(MessageSchemaSetting, out var own) && own is { Length: > 0 }
+            ? own : messageSchema ?? MessageSchema(Path.GetFileNameWithoutExtension(caller));
+        if (settings.TryGetValue("ConnectionStrings:Marten", out var database) && database is { Length: > 0 })
+        {
+            if (SameDatabase(database, TestDatabase.ConnectionString)) await TestDatabase.EnsureCreatedAsync();
+            await TestDatabase.EnsureMessageSchemaAsync(database, schema);
+        }
+        return await AlbaHost.For<Program>(b =>
         {
             b.UseEnvironment(environment);
             foreach (var (key, value) in settings) b.UseSetting(key, value);
-            if (!settings.ContainsKey(MessageSchemaSetting))
-                b.UseSetting(MessageSchemaSetting, messageSchema ?? MessageSchema(Path.GetFileNameWithoutExtension(caller)));
+            if (!settings.ContainsKey(MessageSchemaSetting)) b.UseSetting(MessageSchemaSetting, schema);
             if (services is not null) b.ConfigureServices(services);
             b.ConfigureServices(services =>
             {
@@ -78,6 +88,11 @@ public class AppFixture : IAsyncLifetime
                 }
             });
         });
+    }
+
+    private static bool SameDatabase(string one, string other) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(one) is var a && new Npgsql.NpgsqlConnectionStringBuilder(other) is var b
+        && a.Host == b.Host && a.Port == b.Port && a.Database == b.Database;
 
     public const string MessageSchemaSetting = "Durability:MessageSchema";
 

@@ -25,7 +25,8 @@ public static class TestSettings
 
     public static Dictionary<string, string?> Base() => new()
     {
-        ["ConnectionStrings:Marten"] = TestDatabase.ConnectionString,
+        ["ConnectionStrings:Marten"] = TestDatabase.Application,
+        ["ConnectionStrings:MartenOwner"] = TestDatabase.Owner,
         ["Auth:Authority"] = "",
         ["Auth:Issuer"] = Issuer,
         ["Auth:Audience"] = Audience,

@@ -99,6 +99,10 @@ public class ProvisioningFailureTests(AppFixture app)
         public Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct) => engine.InspectAsync(nameOrId, ct);
         public Task StopContainerAsync(string nameOrId, TimeSpan grace, CancellationToken ct) =>
             engine.StopContainerAsync(nameOrId, grace, ct);
+        public Task ConnectContainerAsync(string container, string networkName, string ipAddress, CancellationToken ct) =>
+            engine.ConnectContainerAsync(container, networkName, ipAddress, ct);
+        public Task DisconnectContainerAsync(string container, string networkName, CancellationToken ct) =>
+            engine.DisconnectContainerAsync(container, networkName, ct);
         public Task RemoveProjectAsync(Guid projectId, CancellationToken ct) => engine.RemoveProjectAsync(projectId, ct);
         public Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct) => engine.ListLabelledAsync(ct);
         public Task RemoveAsync(LabelledResource resource, CancellationToken ct) => engine.RemoveAsync(resource, ct);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Client;
 using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Handlers.Projects;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.IntegrationTests.Projects;
@@ -44,6 +45,8 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
     {
         if (Tools is not null) return;
         var settings = TestSettings.Base();
+        // The tools API runs as its own role: every project's row, the project streams' tool events, nothing else.
+        settings["ConnectionStrings:Marten"] = TestDatabase.As(TestDatabase.ConnectionString, DatabaseRoles.ToolsRole);
         settings["Tools:Urls"] = $"http://0.0.0.0:{Port}";
         settings["Tools:Port"] = Port.ToString();
         settings["Tools:ManageHostNetwork"] = "true";

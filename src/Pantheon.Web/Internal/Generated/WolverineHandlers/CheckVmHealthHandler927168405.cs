@@ -27,6 +27,7 @@ namespace Internal.Generated.WolverineHandlers
 
             // Application-specific Open Telemetry auditing
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("ProjectId", checkVmHealth.ProjectId);
+            Pantheon.Handlers.Infrastructure.SystemWork.Before(documentSession, context.Envelope);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Pantheon.Handlers.Projects.ProjectProvisioning");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Pantheon.Handlers.Projects.ProjectProvisioning");
             System.Guid sagaId = checkVmHealth.ProjectId;

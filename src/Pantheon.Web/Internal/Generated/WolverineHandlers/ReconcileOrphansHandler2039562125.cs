@@ -33,6 +33,7 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var reconcileOrphans = (Pantheon.Handlers.Projects.ReconcileOrphans)context.Envelope.Message;
 
+            Pantheon.Handlers.Infrastructure.SystemWork.Before(documentSession, context.Envelope);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Pantheon.Handlers.Projects.ReconcileOrphansHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Pantheon.Handlers.Projects.ReconcileOrphansHandler");
             

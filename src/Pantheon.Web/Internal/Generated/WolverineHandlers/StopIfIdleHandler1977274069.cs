@@ -28,6 +28,7 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var stopIfIdle = (Pantheon.Handlers.Projects.StopIfIdle)context.Envelope.Message;
 
+            Pantheon.Handlers.Infrastructure.SystemWork.Before(documentSession, context.Envelope);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Pantheon.Handlers.Projects.StopIfIdleHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Pantheon.Handlers.Projects.StopIfIdleHandler");
             

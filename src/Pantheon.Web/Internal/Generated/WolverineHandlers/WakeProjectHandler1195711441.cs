@@ -25,6 +25,7 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var wakeProject = (Pantheon.Handlers.Projects.WakeProject)context.Envelope.Message;
 
+            Pantheon.Handlers.Infrastructure.SystemWork.Before(documentSession, context.Envelope);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Pantheon.Handlers.Projects.WakeProjectHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Pantheon.Handlers.Projects.WakeProjectHandler");
             
