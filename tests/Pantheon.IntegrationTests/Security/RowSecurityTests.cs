@@ -237,6 +237,9 @@ public class RowSecurityTests(AppFixture app)
         // A viewer ticket (the API issues one only for a running VM) and a turn still open (its reply not yet recorded).
         await app.Host.Services.GetRequiredService<ViewerTickets>()
             .IssueAsync(user, project ?? Guid.NewGuid(), DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), default);
+        // A tool call of an agent turn waiting for the user's approval.
+        await app.Host.Services.GetRequiredService<Pantheon.Handlers.Chat.ToolApprovals>().OpenAsync(Guid.NewGuid(), user,
+            Guid.NewGuid(), Guid.NewGuid(), "list_files", DateTimeOffset.UtcNow.AddMinutes(1), default);
         var sessions = app.Host.Services.GetRequiredService<ActorSessions>();
         await using (var session = await sessions.ForAsync(new DatabaseActor.User(user), default))
         {

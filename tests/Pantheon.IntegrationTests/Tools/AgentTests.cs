@@ -24,7 +24,7 @@ public class AgentTests(ToolsFixture tools)
         var (project, token) = await Agent("openai");
         // A desktop that has just booted may not show its terminal yet: the model's click would land on the bare screen.
         // Its process running is not enough: the window must be mapped for the click to land on it and give it the focus.
-        await Eventually.Get(() => tools.InVmAsync(project, "sh", "-c", "DISPLAY=:0 xdotool search --onlyvisible --name '^terminal$'"),
+        await Eventually.Get(() => tools.InVmAsync(project, "sh", "-c", "DISPLAY=:0 xdotool search --onlyvisible --class xterm"),
             r => r.ExitCode == 0, TimeSpan.FromSeconds(60), "the desktop's xterm window to show", pollMilliseconds: 500);
         var marker = $"agent-{Guid.NewGuid():N}";
         var file = Path.Combine(project.Folder, $"{marker}.txt");
