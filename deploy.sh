@@ -48,7 +48,7 @@ env_set() {
 }
 secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "$1"; }
 for name in MCP_MASTER_SECRET:64 POSTGRES_PASSWORD:32 PANTHEON_DB_OWNER_PASSWORD:32 PANTHEON_DB_APP_PASSWORD:32 \
-            KEYCLOAK_ADMIN_PASSWORD:24; do
+            PANTHEON_DB_TOOLS_PASSWORD:32 KEYCLOAK_ADMIN_PASSWORD:24; do
     key=${name%%:*} length=${name##*:}
     value=$(env_get "$key")
     # An example's placeholder is never a secret.
@@ -81,13 +81,14 @@ if [ "$down" = 1 ]; then
     exit 0
 fi
 
-# With the two roles (scripts/db-roles.sql) the backend runs as pantheon_app and the schema is applied as pantheon_owner;
-# before them, both are the superuser.
+# With the roles of scripts/db-roles.sql the backend runs as pantheon_app, the tools API as pantheon_tools (it reads
+# projects and records tool events, nothing else) and the schema is applied as pantheon_owner; before them, all are the superuser.
 if [ -f "$ROOT/scripts/db-roles.sql" ]; then
-    export PANTHEON_DB_APP_USER=pantheon_app
+    export PANTHEON_DB_APP_USER=pantheon_app PANTHEON_DB_TOOLS_USER=pantheon_tools
     OWNER_USER=pantheon_owner OWNER_PASSWORD="$PANTHEON_DB_OWNER_PASSWORD"
 else
     export PANTHEON_DB_APP_USER=postgres PANTHEON_DB_APP_PASSWORD="$POSTGRES_PASSWORD"
+    export PANTHEON_DB_TOOLS_USER=postgres PANTHEON_DB_TOOLS_PASSWORD="$POSTGRES_PASSWORD"
     OWNER_USER=postgres OWNER_PASSWORD="$POSTGRES_PASSWORD"
 fi
 
@@ -124,8 +125,8 @@ fi
 if [ -f "$ROOT/scripts/db-roles.sql" ]; then
     log "database roles (scripts/db-roles.sql) with the passwords of $ENV_FILE"
     psql_super -d pantheon <"$ROOT/scripts/db-roles.sql"
-    printf "alter role pantheon_owner password '%s';\nalter role pantheon_app password '%s';\n" \
-        "$PANTHEON_DB_OWNER_PASSWORD" "$PANTHEON_DB_APP_PASSWORD" | psql_super -d pantheon
+    printf "alter role pantheon_owner password '%s';\nalter role pantheon_app password '%s';\nalter role pantheon_tools password '%s';\n" \
+        "$PANTHEON_DB_OWNER_PASSWORD" "$PANTHEON_DB_APP_PASSWORD" "$PANTHEON_DB_TOOLS_PASSWORD" | psql_super -d pantheon
 fi
 log "applying the schema (resources setup) as $OWNER_USER"
 owner="Host=postgres;Port=5432;Database=pantheon;Username=$OWNER_USER;Password=$OWNER_PASSWORD"
