@@ -29,11 +29,4 @@ public sealed class ClusterSettings
 
     /// <summary>How often a process without the async daemon's leadership tries to take it (Marten's default is 5000).</summary>
     public int DaemonLeadershipPollingMilliseconds { get; set; } = 1000;
-
-    /// <summary>
-    /// How many messages of one kind a process handles at once (every local queue: a saga step, a health poll). Each kind
-    /// has its own queue, and a step mostly waits on the Docker engine, so eight projects provisioning at once must not
-    /// queue behind Wolverine's default of the greater of the core count and 5.
-    /// </summary>
-    public int LocalQueueParallelism { get; set; } = 16;
 }

@@ -32,7 +32,6 @@ public static class DurabilityConfiguration
         durability.NodeReassignmentPollingTime = TimeSpan.FromMilliseconds(cluster.RecoveryPollingMilliseconds);
         // Wolverine waits a random 0.5 to 5 s before its first look at persisted messages; a restarted node looks at once.
         durability.ScheduledJobFirstExecution = TimeSpan.FromMilliseconds(Math.Min(cluster.RecoveryPollingMilliseconds, 500));
-        opts.Policies.AllLocalQueues(queue => queue.MaximumParallelMessages(cluster.LocalQueueParallelism));
         return opts;
     }
 }

@@ -50,7 +50,6 @@ public class MessageStorageIsolationTests
         settings["Durability:StaleNodeEjectionThreshold"] = "3";
         settings["Durability:RecoveryPollingMilliseconds"] = "700";
         settings["Durability:DaemonLeadershipPollingMilliseconds"] = "900";
-        settings["Durability:LocalQueueParallelism"] = "12";
         await using var host = await AppFixture.StartAsync(settings, messageSchema: AppFixture.MessageSchema("durability_settings"));
 
         var durability = host.Services.GetRequiredService<IWolverineRuntime>().Options.Durability;
@@ -61,13 +60,6 @@ public class MessageStorageIsolationTests
         durability.OrphanedMessageSweepPollingTime.ShouldBe(TimeSpan.FromMilliseconds(700));
         var store = (Marten.DocumentStore)host.Services.GetRequiredService<Marten.IDocumentStore>();
         store.Options.Projections.LeadershipPollingTime.ShouldBe(900);
-
-        // Every saga step's local queue takes the setting, not Wolverine's default (the greater of the cores and 5).
-        var runtime = host.Services.GetRequiredService<IWolverineRuntime>();
-        var steps = runtime.Options.Transports.AllEndpoints()
-            .Where(e => e.Uri.Scheme == "local" && e.Uri.ToString().Contains("allocatenetwork", StringComparison.OrdinalIgnoreCase)).ToList();
-        steps.ShouldNotBeEmpty(string.Join(", ", runtime.Options.Transports.AllEndpoints().Select(e => e.Uri)));
-        steps.ShouldAllBe(e => e.MaxDegreeOfParallelism == 12);
     }
 
     public sealed record MessageOfAnotherCollection(Guid Id);
