@@ -4,8 +4,9 @@ namespace Pantheon.TestSupport;
 
 /// <summary>
 /// A Docker engine of a test's own, which it may stop and start: a second <c>dockerd</c> with its own data root, exec
-/// root, socket and pid file, no default bridge and no iptables rules, so it cannot clash with the engine everyone else
-/// uses. It runs with <c>--live-restore</c>: stopping it takes the API away, not the containers (as a production engine
+/// root, socket, pid file and default bridge, and no iptables rules, so it cannot clash with the engine everyone else
+/// uses. Its default bridge is one it is given (<see cref="Bridge"/>), not <c>none</c>: a <c>dockerd</c> started with
+/// <c>--bridge=none</c> deletes an existing <c>docker0</c> (moby/moby#26989), which is the shared engine's. It runs with <c>--live-restore</c>: stopping it takes the API away, not the containers (as a production engine
 /// restart does). The test images are copied in from the shared engine (<c>docker save | docker load</c>) when missing.
 /// </summary>
 public sealed class PrivateDockerEngine : IAsyncDisposable
@@ -15,6 +16,13 @@ public sealed class PrivateDockerEngine : IAsyncDisposable
 
     /// <summary>The engine's socket, as <c>Docker:Endpoint</c> takes it.</summary>
     public string Endpoint => $"unix://{Socket}";
+
+    /// <summary>The engine's default bridge, made for it (a name of at most 15 characters, derived from its root).</summary>
+    public string Bridge => $"pte{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.UTF8.GetBytes(_root)))[..8]}";
+
+    // The bridge's address, in the range reserved for benchmarks (RFC 2544): never routed anywhere.
+    private string BridgeAddress => $"198.18.{Convert.ToInt32(Bridge[3..5], 16)}.1/24";
 
     private string Socket => Path.Combine(_root, "docker.sock");
     private string LogFile => Path.Combine(_root, "dockerd.log");
@@ -45,12 +53,15 @@ public sealed class PrivateDockerEngine : IAsyncDisposable
     public async Task StartAsync()
     {
         if (_daemon is { HasExited: false }) throw new InvalidOperationException("The private engine is already running.");
+        await RunAsync("sh", ["-c", $"ip link show {Bridge} >/dev/null 2>&1 || ip link add name {Bridge} type bridge"]);
+        await RunAsync("ip", ["addr", "replace", BridgeAddress, "dev", Bridge]);
+        await RunAsync("ip", ["link", "set", Bridge, "up"]);
         var config = Path.Combine(_root, "daemon.json");
         await File.WriteAllTextAsync(config, "{}"); // not the machine's /etc/docker/daemon.json
         var info = new ProcessStartInfo("dockerd",
         [
             "--config-file", config, "--data-root", Path.Combine(_root, "data"), "--exec-root", Path.Combine(_root, "exec"),
-            "-H", Endpoint, "--pidfile", Path.Combine(_root, "docker.pid"), "--bridge=none", "--iptables=false", "--ip-masq=false",
+            "-H", Endpoint, "--pidfile", Path.Combine(_root, "docker.pid"), $"--bridge={Bridge}", "--iptables=false", "--ip-masq=false",
             "--live-restore", "--shutdown-timeout=2",
         ])
         {
@@ -81,6 +92,14 @@ public sealed class PrivateDockerEngine : IAsyncDisposable
         await _daemon.WaitForExitAsync(timeout.Token);
     }
 
+    /// <summary>Whether a command succeeds on this machine (the engine's bridge, its processes).</summary>
+    public async Task<bool> RunsAsync(string file, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0;
+    }
+
     private static async Task<string> RunAsync(string file, IReadOnlyList<string> arguments, bool check = true)
     {
         var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -95,13 +114,14 @@ public sealed class PrivateDockerEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the daemon. Its containers of this run are the test's to remove first (by label, while the API answers);
-    /// the data root stays for the next run's images.
+    /// Stops the daemon and removes its bridge. Its containers of this run are the test's to remove first (by label, while
+    /// the API answers); the data root stays for the next run's images.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_daemon is null) return;
         await StopAsync();
         _daemon.Dispose();
+        await RunAsync("ip", ["link", "del", Bridge]);
     }
 }

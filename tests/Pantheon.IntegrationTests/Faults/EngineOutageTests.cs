@@ -18,6 +18,32 @@ public class EngineOutageTests(ITestOutputHelper output)
         PrivateDockerEngine.StartAsync($"pte-{TestSettings.Instance}", TestSettings.DockerEndpoint, Images);
 
     [Fact]
+    public async Task a_private_engine_leaves_the_shared_engines_default_bridge_alone()
+    {
+        await using (var engine = await StartEngineAsync())
+            (await engine.RunsAsync("ip", "link", "show", engine.Bridge)).ShouldBeTrue("the private engine's own bridge");
+
+        // A container on the shared engine's default network starts only while its docker0 exists.
+        using var docker = new Docker.DotNet.DockerClientConfiguration(new Uri(TestSettings.DockerEndpoint)).CreateClient();
+        var name = $"{TestSettings.Instance}-default-bridge";
+        await Projects.BackendContainerFixture.RemoveAsync(docker, name);
+        await docker.Containers.CreateContainerAsync(new Docker.DotNet.Models.CreateContainerParameters
+        {
+            Name = name, Image = "pantheon/busybox:latest", Cmd = ["true"],
+            Labels = new Dictionary<string, string> { [PantheonLabels.Instance] = TestSettings.Instance },
+            HostConfig = new Docker.DotNet.Models.HostConfig { NetworkMode = "bridge" },
+        });
+        try
+        {
+            await docker.Containers.StartContainerAsync(name, new Docker.DotNet.Models.ContainerStartParameters());
+        }
+        finally
+        {
+            await Projects.BackendContainerFixture.RemoveAsync(docker, name);
+        }
+    }
+
+    [Fact]
     public async Task steps_retry_with_backoff_while_the_engine_is_away_and_finish_once_it_is_back()
     {
         await using var engine = await StartEngineAsync();
