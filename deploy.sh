@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploys Pantheon's compose stack (compose/docker-compose.production.yml), as the original product's deploy.sh:
 #   1. checks compose/.env (copied from compose/.env.example when missing) and generates every secret that is empty;
-#   2. starts PostgreSQL, makes the database roles (scripts/db-roles.sql, when present) with their passwords from .env
+#   2. starts PostgreSQL, makes the database roles (scripts/db-roles.sql) with their passwords from .env
 #      and Keycloak's database, and applies the schema with `resources setup` as the owner role;
 #   3. brings the whole stack up, waits until every service is healthy, and prints the URLs.
 #
@@ -81,16 +81,11 @@ if [ "$down" = 1 ]; then
     exit 0
 fi
 
-# With the roles of scripts/db-roles.sql the backend runs as pantheon_app, the tools API as pantheon_tools (it reads
-# projects and records tool events, nothing else) and the schema is applied as pantheon_owner; before them, all are the superuser.
-if [ -f "$ROOT/scripts/db-roles.sql" ]; then
-    export PANTHEON_DB_APP_USER=pantheon_app PANTHEON_DB_TOOLS_USER=pantheon_tools
-    OWNER_USER=pantheon_owner OWNER_PASSWORD="$PANTHEON_DB_OWNER_PASSWORD"
-else
-    export PANTHEON_DB_APP_USER=postgres PANTHEON_DB_APP_PASSWORD="$POSTGRES_PASSWORD"
-    export PANTHEON_DB_TOOLS_USER=postgres PANTHEON_DB_TOOLS_PASSWORD="$POSTGRES_PASSWORD"
-    OWNER_USER=postgres OWNER_PASSWORD="$POSTGRES_PASSWORD"
-fi
+# The backend runs as pantheon_app, the tools API as pantheon_tools (it reads projects and records tool events, nothing
+# else) and the schema is applied as pantheon_owner (scripts/db-roles.sql). Never as the superuser: it ignores row policies.
+[ -f "$ROOT/scripts/db-roles.sql" ] || die "scripts/db-roles.sql is missing: the database roles cannot be made"
+export PANTHEON_DB_APP_USER=pantheon_app PANTHEON_DB_TOOLS_USER=pantheon_tools
+OWNER_USER=pantheon_owner OWNER_PASSWORD="$PANTHEON_DB_OWNER_PASSWORD"
 
 DATA_ROOT="${PANTHEON_DATA_ROOT:-/var/lib/pantheon}"
 mkdir -p "$DATA_ROOT"
@@ -122,12 +117,10 @@ psql_super() { docker exec -i -e PGPASSWORD="$POSTGRES_PASSWORD" "$(container_of
 if [ "$(psql_super -d postgres -tAc "select 1 from pg_database where datname = 'keycloak'")" != 1 ]; then
     psql_super -d postgres -c 'create database keycloak'
 fi
-if [ -f "$ROOT/scripts/db-roles.sql" ]; then
-    log "database roles (scripts/db-roles.sql) with the passwords of $ENV_FILE"
-    psql_super -d pantheon <"$ROOT/scripts/db-roles.sql"
-    printf "alter role pantheon_owner password '%s';\nalter role pantheon_app password '%s';\nalter role pantheon_tools password '%s';\n" \
-        "$PANTHEON_DB_OWNER_PASSWORD" "$PANTHEON_DB_APP_PASSWORD" "$PANTHEON_DB_TOOLS_PASSWORD" | psql_super -d pantheon
-fi
+log "database roles (scripts/db-roles.sql) with the passwords of $ENV_FILE"
+psql_super -d pantheon <"$ROOT/scripts/db-roles.sql"
+printf "alter role pantheon_owner password '%s';\nalter role pantheon_app password '%s';\nalter role pantheon_tools password '%s';\n" \
+    "$PANTHEON_DB_OWNER_PASSWORD" "$PANTHEON_DB_APP_PASSWORD" "$PANTHEON_DB_TOOLS_PASSWORD" | psql_super -d pantheon
 log "applying the schema (resources setup) as $OWNER_USER"
 owner="Host=postgres;Port=5432;Database=pantheon;Username=$OWNER_USER;Password=$OWNER_PASSWORD"
 docker run --rm --network "${STACK}_ai-network" \

@@ -16,9 +16,7 @@ public sealed class ProvisioningContext(IVmHost host, SharedFolders folders, Pro
     /// <summary>Removes every container, network and volume of the project, then its folder. Idempotent.</summary>
     public async Task RemoveEverythingAsync(Guid projectId, CancellationToken ct)
     {
-        // Undoes the backend's connection first (the network's removal would also disconnect whatever is still on it).
-        if (Settings.BackendContainer is { Length: > 0 } backend)
-            await Host.DisconnectContainerAsync(backend, ProjectProvisioning.NetworkName(projectId), ct);
+        // The backend's connection at .3 (in a container) goes with the network: its removal disconnects what is still on it.
         await Host.RemoveProjectAsync(projectId, ct);
         Folders.Remove(projectId);
     }
