@@ -82,7 +82,11 @@ public sealed class KilledAgentTests
         }
         var rest = await new StreamReader(liveBody).ReadToEndAsync();
         rest.ShouldContain("event: done");
-        rest.ShouldContain("listed for the living");
+        // The reply streams in pieces: its text is the deltas' texts together.
+        string.Concat(rest.Split('\n').Zip(rest.Split('\n').Skip(1))
+                .Where(p => p.First == "event: delta" && p.Second.StartsWith("data: ", StringComparison.Ordinal))
+                .Select(p => JsonSerializer.Deserialize<JsonElement>(p.Second[6..]).GetProperty("text").GetString()))
+            .ShouldBe("listed for the living");
         liveBody.Dispose();
         liveHttp.Dispose();
 
