@@ -46,11 +46,11 @@ public static class PantheonApp
     public const string ConnectionStringName = DatabaseRoles.ConnectionStringName;
 
     /// <summary>
-    /// Set by the commands that change the schema (<c>resources</c>, <c>projections</c>): they connect as the owner role.
+    /// The backend's services. <paramref name="asSchemaOwner"/> only for the commands that change the schema or rewrite read
+    /// models (<c>resources</c>, <c>projections</c>, <c>db-*</c>, see Program.cs): they connect as the owner role. It is a
+    /// parameter, not configuration, so that no environment can switch a running backend to the owner role.
     /// </summary>
-    public const string SchemaOwnerKey = "Database:AsSchemaOwner";
-
-    public static WebApplicationBuilder AddPantheon(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddPantheon(this WebApplicationBuilder builder, bool asSchemaOwner = false)
     {
         var services = builder.Services;
         var configuration = builder.Configuration;
@@ -60,7 +60,7 @@ public static class PantheonApp
             ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured.");
         var roles = new DatabaseRoles(connectionString, configuration.GetConnectionString(DatabaseRoles.OwnerConnectionStringName));
         // The backend runs as the application role and changes no schema; `resources setup` runs as the owner role.
-        var asOwner = configuration.GetValue(SchemaOwnerKey, false);
+        var asOwner = asSchemaOwner;
         var martenConnection = asOwner
             ? DatabaseRoles.System(roles.Owner ?? throw new InvalidOperationException(
                 $"ConnectionStrings:{DatabaseRoles.OwnerConnectionStringName} is not configured: this command changes the schema."))

@@ -19,10 +19,9 @@ if (args.Length > 0 && args[0] is "audit" or "dev-token")
     Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(
         new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(Console.Error) });
 }
-// The commands that change the schema or rewrite read models connect as the owner role; the backend never does.
-if (args.Length > 0 && args[0] is "resources" or "projections" or "db-apply" or "db-patch" or "db-assert")
-    builder.Configuration[PantheonApp.SchemaOwnerKey] = "true";
-builder.AddPantheon();
+// The commands that change the schema or rewrite read models connect as the owner role; the backend never does (and no
+// setting makes it: this is the only place that asks for the owner).
+builder.AddPantheon(asSchemaOwner: args is ["resources" or "projections" or "db-apply" or "db-patch" or "db-assert", ..]);
 
 var app = builder.Build();
 app.UsePantheon();

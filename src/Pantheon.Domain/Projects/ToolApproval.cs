@@ -1,3 +1,5 @@
+using Pantheon.Domain.Tools;
+
 namespace Pantheon.Domain.Projects;
 
 /// <summary>
@@ -11,11 +13,7 @@ public sealed record ToolApproval(string Mode, IReadOnlyList<string> Tools)
     public static readonly ToolApproval None = new(Never, []);
 
     /// <summary>The tools of the tools API (<c>src/Pantheon.Tools</c>): what a list may name.</summary>
-    public static readonly IReadOnlyList<string> KnownTools =
-    [
-        "screenshot", "mouse_move", "mouse_click", "type_text", "key_press", "list_files", "read_file", "write_file", "delete_file",
-        "project_info",
-    ];
+    public static IReadOnlyList<string> KnownTools => ToolNames.All;
 
     public const string Expected = "tool_approval must be \"never\", \"always\" or a list of tool names";
 

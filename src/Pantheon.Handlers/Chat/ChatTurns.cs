@@ -91,7 +91,8 @@ public sealed class ChatTurns(
             {
                 var session = await toolHost.OpenAsync(project.Id, ct);
                 agent = new AgentRun(session, new ToolApproval(project.ToolApproval, project.ApprovalTools), approvals,
-                    new AgentRules(defaults.MaxToolRounds, TimeSpan.FromSeconds(defaults.ApprovalTimeoutSeconds)), setup.Budgeted);
+                    new AgentRules(defaults.MaxToolRounds, TimeSpan.FromSeconds(defaults.ApprovalTimeoutSeconds)), setup.Budgeted,
+                    ModelInputs.TakesImages(turn, defaults.TextOnlyModels));
             }
             catch (ToolsUnavailableException e)
             {
@@ -139,8 +140,9 @@ public sealed record ToolResultStep(Guid CallId, string Tool, string Result, boo
 /// <summary>One tool call of an agent turn as its answer reports it: arguments as recorded, the approval's end if it had one.</summary>
 public sealed record AgentStep(Guid CallId, int Round, string Tool, string Arguments, string? Approval, string Result, bool IsError);
 
-/// <summary>An agent turn's tools, its project's approval setting, and the rules of its rounds.</summary>
-public sealed record AgentRun(IToolSession Session, ToolApproval Approval, ToolApprovals Approvals, AgentRules Rules, bool Budgeted);
+/// <summary>An agent turn's tools, its project's approval setting, the rules of its rounds, and whether its model takes images.</summary>
+public sealed record AgentRun(
+    IToolSession Session, ToolApproval Approval, ToolApprovals Approvals, AgentRules Rules, bool Budgeted, bool TakesImages = true);
 
 /// <summary>
 /// One turn's provider calls, always streamed from the provider so that every limit holds: the first-token timeout, the
@@ -281,7 +283,8 @@ public sealed class ProviderTurn
 
     /// <summary>
     /// Each call in order: announced, held for approval when the project's setting says so, run against the tools API (or
-    /// answered with why not), its result recorded and added for the model; a screenshot follows as an image.
+    /// answered with why not), its result recorded and added for the model; a screenshot follows as an image (for a model that
+    /// takes images; any other reads a line about it in the result).
     /// </summary>
     private async Task RunCallsAsync(AgentRun agent, RunCalls run, int round, List<ChatMessage> messages, List<AgentStep> steps,
         Func<TurnStep, Task>? onStep, CancellationToken clientGone)
@@ -322,9 +325,13 @@ public sealed class ProviderTurn
                 outcome = new ToolOutcome($"The call did not finish within {_limits.MaxReplySeconds} s (Chat:MaxReplySeconds).", [], true);
             }
             var result = outcome.Text.Length > 0 ? outcome.Text : outcome.IsError ? "The call failed." : "Done.";
+            // A model that takes no images is told what it would have seen, in words: an image part would fail its call.
+            if (!agent.TakesImages && outcome.Images.Count > 0)
+                result = string.Join("\n",
+                    [result, .. outcome.Images.Select(i => ModelInputs.NotShown(call.Request.Tool, i.Data, i.MediaType))]);
             await AppendStepAsync([AgentDecider.Returned(Turn, call, result, outcome.IsError, watch.ElapsedMilliseconds, _time.GetUtcNow())]);
             await ResultAsync(call, result, outcome.IsError, outcome.Images.Count);
-            foreach (var image in outcome.Images)
+            foreach (var image in agent.TakesImages ? outcome.Images : [])
                 images.AddRange([new TextContent($"The image {call.Request.Tool} returned ({call.Request.ProviderCallId}):"),
                     new DataContent(image.Data, image.MediaType)]);
 

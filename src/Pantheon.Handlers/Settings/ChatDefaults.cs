@@ -18,6 +18,12 @@ public sealed class ChatDefaults
         "anthropic/claude-3-5-sonnet-latest", "gemini/gemini-1.5-pro",
     ];
 
+    /// <summary>
+    /// Models that take no images (<c>Chat:TextOnlyModels</c>, ids as in <see cref="Models"/>, a user's custom models by their
+    /// id): an agent's screenshot reaches them as a line that says it was taken, not as an image. Every other model gets it.
+    /// </summary>
+    public List<string> TextOnlyModels { get; set; } = ["openrouter/meta-llama/llama-3.1-70b-instruct"];
+
     /// <summary>Base URLs by provider; tests point them at a loopback fake.</summary>
     public Dictionary<string, string> BaseUrls { get; set; } = new()
     {

@@ -20,7 +20,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
 {
     private ToolProject Project => ToolCallerContext.Get(http.HttpContext);
 
-    [McpServerTool(Name = "screenshot", ReadOnly = true, Idempotent = true, OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.Screenshot, ReadOnly = true, Idempotent = true, OpenWorld = false)]
     [Description("A PNG screenshot of the VM's screen.")]
     public Task<CallToolResult> Screenshot(CancellationToken ct) => Guard(async () =>
     {
@@ -28,7 +28,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Result($"{shot.Width}x{shot.Height} screenshot, {shot.Png.Length} bytes of PNG", ImageContentBlock.FromBytes(shot.Png, "image/png"));
     });
 
-    [McpServerTool(Name = "mouse_move", OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.MouseMove, OpenWorld = false)]
     [Description("Moves the mouse pointer to (x, y) in screen pixels, from the top left corner.")]
     public Task<CallToolResult> MouseMove([Description("pixels from the left edge")] int x, [Description("pixels from the top edge")] int y,
         CancellationToken ct) => Guard(async () =>
@@ -37,7 +37,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Result($"pointer at ({x}, {y})");
     });
 
-    [McpServerTool(Name = "mouse_click", OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.MouseClick, OpenWorld = false)]
     [Description("Clicks at (x, y) in screen pixels with a mouse button; double clicks when double is true.")]
     public Task<CallToolResult> MouseClick(int x, int y, [Description("left, middle or right")] string button = "left",
         [Description("a double click")] bool @double = false, CancellationToken ct = default) => Guard(async () =>
@@ -46,7 +46,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Result($"{(@double ? "double " : "")}{button} click at ({x}, {y})");
     });
 
-    [McpServerTool(Name = "type_text", OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.TypeText, OpenWorld = false)]
     [Description("Types text on the VM's keyboard, as if typed by a person; a newline presses Enter.")]
     public Task<CallToolResult> TypeText(string text, CancellationToken ct) => Guard(async () =>
     {
@@ -57,7 +57,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Result($"typed {text.Length} characters");
     });
 
-    [McpServerTool(Name = "key_press", OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.KeyPress, OpenWorld = false)]
     [Description("Presses a key or a key combination, such as 'Return', 'ctrl+c', 'alt+F4' or 'ctrl+shift+t'.")]
     public Task<CallToolResult> KeyPress([Description("keys joined with '+'")] string keys, CancellationToken ct) => Guard(async () =>
     {
@@ -67,7 +67,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Result($"pressed {keys}");
     });
 
-    [McpServerTool(Name = "list_files", ReadOnly = true, Idempotent = true, OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.ListFiles, ReadOnly = true, Idempotent = true, OpenWorld = false)]
     [Description("Lists a directory of the project's shared folder (the VM's /shared); the folder itself by default.")]
     public Task<CallToolResult> ListFiles([Description("a path relative to the shared folder")] string path = "") => Guard(() =>
     {
@@ -76,7 +76,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Task.FromResult(Result(json));
     });
 
-    [McpServerTool(Name = "read_file", ReadOnly = true, Idempotent = true, OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.ReadFile, ReadOnly = true, Idempotent = true, OpenWorld = false)]
     [Description("Reads a file of the shared folder: UTF-8 text as it is, anything else as base64 (the answer says which).")]
     public Task<CallToolResult> ReadFile([Description("a path relative to the shared folder")] string path) => Guard(() =>
     {
@@ -85,7 +85,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Task.FromResult(Result(JsonSerializer.Serialize(new { path, encoding, size = bytes.Length, content }, ToolsJson.Options)));
     });
 
-    [McpServerTool(Name = "write_file", Destructive = true, Idempotent = true, OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.WriteFile, Destructive = true, Idempotent = true, OpenWorld = false)]
     [Description("Writes a file of the shared folder, creating its directories; replaces a file that exists.")]
     public Task<CallToolResult> WriteFile([Description("a path relative to the shared folder")] string path, string content,
         [Description("utf-8 (default) or base64")] string encoding = "utf-8") => Guard(() =>
@@ -102,7 +102,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Task.FromResult(Result($"wrote {bytes.Length} bytes to {path}"));
     });
 
-    [McpServerTool(Name = "delete_file", Destructive = true, OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.DeleteFile, Destructive = true, OpenWorld = false)]
     [Description("Deletes a file, a link or an empty directory of the shared folder.")]
     public Task<CallToolResult> DeleteFile([Description("a path relative to the shared folder")] string path) => Guard(() =>
     {
@@ -110,7 +110,7 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
         return Task.FromResult(Result($"deleted {path}"));
     });
 
-    [McpServerTool(Name = "project_info", ReadOnly = true, Idempotent = true, OpenWorld = false)]
+    [McpServerTool(Name = ToolNames.ProjectInfo, ReadOnly = true, Idempotent = true, OpenWorld = false)]
     [Description("The project's name, status and addresses.")]
     public Task<CallToolResult> ProjectInfo() => Guard(() =>
     {

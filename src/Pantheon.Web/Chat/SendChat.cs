@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using FluentValidation;
 using Pantheon.Domain.Chat;
+using Pantheon.Domain.Projects;
 using Pantheon.Domain.Settings;
 using Pantheon.Handlers.Chat;
 using Pantheon.Handlers.Projects;
@@ -74,8 +75,9 @@ public static class SendChatEndpoint
             await activity.TouchAsync(projectId, http.RequestAborted);
             if (wake.MustWait && !tools) return Results.Json(new Projects.ProjectAccepted(projectId, wake.Status),
                 statusCode: StatusCodes.Status202Accepted);
-            // An agent needs the VM itself: the turn waits for it, bounded.
-            if (tools && await projects.WaitReadyAsync(projectId, principal.UserId(), http.RequestAborted) is { } notReady) return NotReady(notReady);
+            // An agent needs the VM itself: the turn waits for it, bounded; a project the wake found ready needs no second look.
+            if (tools && wake.Status != ProjectStatus.Ready
+                && await projects.WaitReadyAsync(projectId, principal.UserId(), http.RequestAborted) is { } notReady) return NotReady(notReady);
         }
         var message = new SendMessage(
             principal.UserId(), command.Message!, command.ProjectId, command.Model, command.ModelParameters, tools);

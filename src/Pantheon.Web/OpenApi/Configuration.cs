@@ -15,6 +15,7 @@ public static class Configuration
         services.AddOpenApi(options =>
         {
             options.AddSchemaTransformer<RequiredProperties>();
+            options.AddSchemaTransformer<ToolApprovalSchema>();
             options.AddOperationTransformer<OperationConventions>();
             options.AddDocumentTransformer<DocumentConventions>();
         });

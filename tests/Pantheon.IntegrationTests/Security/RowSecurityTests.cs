@@ -183,12 +183,19 @@ public class RowSecurityTests(AppFixture app)
         listed.Where(t => !tables.Any(x => x.Name == t && x.Forced)).ShouldBeEmpty();
     }
 
-    [Fact]
-    public async Task the_backend_applies_no_schema_change_at_start_up()
+    /// <summary>
+    /// <paramref name="toldToOwnTheSchema"/>: the setting that once chose the owner role (<c>Database__AsSchemaOwner=true</c> in
+    /// an operator's environment) is given too; only the schema commands connect as the owner, whatever the configuration.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task the_backend_applies_no_schema_change_at_start_up(bool toldToOwnTheSchema)
     {
         // A database with the two roles and no `resources setup`: what a backend finds when the deployment skipped the step.
-        var superuser = await TestDatabase.BareAsync("rls_bare");
+        var superuser = await TestDatabase.BareAsync(toldToOwnTheSchema ? "rls_bare_owner" : "rls_bare");
         var settings = TestSettings.Base();
+        if (toldToOwnTheSchema) settings["Database:AsSchemaOwner"] = "true";
         settings["ConnectionStrings:Marten"] = TestDatabase.As(superuser, TestDatabase.ApplicationRole);
         settings["ConnectionStrings:MartenOwner"] = TestDatabase.As(superuser, TestDatabase.OwnerRole);
         settings[AppFixture.MessageSchemaSetting] = "pantheon";

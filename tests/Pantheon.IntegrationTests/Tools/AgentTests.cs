@@ -191,6 +191,35 @@ public class AgentTests(ToolsFixture tools)
     }
 
     [Fact]
+    public async Task a_screenshot_goes_as_an_image_to_a_model_that_takes_images_and_as_text_to_one_that_does_not()
+    {
+        var (project, token) = await Agent("openai");
+        List<JsonElement> Sent() => [.. Fake.Requests.Last().Body.GetProperty("messages").EnumerateArray()];
+        static bool HasImage(List<JsonElement> messages) => messages.Any(m =>
+            m.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array
+            && parts.EnumerateArray().Any(p => p.GetProperty("type").GetString() == "image_url"));
+
+        Fake.Scripted(ScriptedRound.Call("screenshot", new { }), new ScriptedRound("I see it."));
+        var seeing = await Chat(token, new { message = "look", model = "openai/gpt-4o", project_id = project.Id, tools = true });
+        seeing.GetProperty("reply").GetString().ShouldBe("I see it.");
+        var toSeeing = Sent();
+        HasImage(toSeeing).ShouldBeTrue();
+        toSeeing.Single(m => m.GetProperty("role").GetString() == "tool").GetProperty("content").GetString()!.ShouldNotContain("not shown");
+
+        Fake.Requests.Clear();
+        Fake.Scripted(ScriptedRound.Call("screenshot", new { }), new ScriptedRound("I read about it."));
+        var blind = await Chat(token, new { message = "look again", model = ToolsFixture.TextOnlyModel, project_id = project.Id, tools = true });
+        blind.GetProperty("reply").GetString().ShouldBe("I read about it.");
+        var toBlind = Sent();
+        HasImage(toBlind).ShouldBeFalse(string.Join('\n', toBlind));
+        var told = toBlind.Last(m => m.GetProperty("role").GetString() == "tool").GetProperty("content").GetString()!;
+        told.ShouldContain("screenshot returned a 1024x768 image/png image, not shown: this model does not take images.");
+        var step = blind.GetProperty("steps").EnumerateArray().ShouldHaveSingleItem();
+        step.GetProperty("is_error").GetBoolean().ShouldBeFalse();
+        step.GetProperty("result").GetString()!.ShouldContain("not shown");
+    }
+
+    [Fact]
     public async Task a_tool_error_goes_back_to_the_model_which_carries_on()
     {
         var (project, token) = await Agent("openai");

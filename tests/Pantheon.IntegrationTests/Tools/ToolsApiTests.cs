@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using Pantheon.Domain.Tools;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.Tools.Screen;
 
@@ -12,8 +13,8 @@ namespace Pantheon.IntegrationTests.Tools;
 [Collection(ToolsCollection.Name)]
 public class ToolsApiTests(ToolsFixture tools)
 {
-    private static readonly string[] AllTools =
-        ["delete_file", "key_press", "list_files", "mouse_click", "mouse_move", "project_info", "read_file", "screenshot", "type_text", "write_file"];
+    // What tool_approval may name is what the server registers: the shared list, not a copy of it.
+    private static readonly string[] AllTools = [.. ToolNames.All.Order()];
 
     [Fact]
     public async Task the_backend_lists_the_tools_and_takes_a_png_screenshot_of_the_desktop_vm()

@@ -21,6 +21,9 @@ public sealed record DesktopProject(Guid Id, string Token, Subnet Subnet, string
 /// </summary>
 public sealed class ToolsFixture : AppFixture, IAsyncLifetime
 {
+    /// <summary>A model that takes no images (<c>Chat:TextOnlyModels</c>): screenshots reach it as text.</summary>
+    public const string TextOnlyModel = "openai/gpt-3.5-turbo";
+
     public WebApplication Tools { get; private set; } = null!;
     /// <summary>The tools API's port, chosen before the backend starts so that its agent turns know where to call.</summary>
     public int Port { get; } = FreePort();
@@ -37,6 +40,7 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
         settings["Chat:TimeoutSeconds"] = "60"; // a scripted model may hold its answer until the VM did something
         settings["Chat:ApprovalTimeoutSeconds"] = ApprovalTimeoutSeconds.ToString();
         settings["Chat:MaxToolRounds"] = MaxToolRounds.ToString();
+        settings["Chat:TextOnlyModels:0"] = TextOnlyModel;
     }
 
     public const int ApprovalTimeoutSeconds = 8, MaxToolRounds = 5;

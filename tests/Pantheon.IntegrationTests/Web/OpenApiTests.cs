@@ -109,6 +109,28 @@ public class OpenApiTests(AppFixture app)
     }
 
     [Fact]
+    public async Task tool_approval_is_a_mode_or_a_list_of_the_tools_api_tool_names()
+    {
+        var schemas = (await Document())["components"]!["schemas"]!;
+        Required(schemas["SetProjectSettings"]).ShouldBe(["tool_approval"]);
+        foreach (var type in new[] { "SetProjectSettings", "ProjectSettingsResponse" })
+        {
+            var property = schemas[type]!["properties"]!["tool_approval"]!;
+            var approval = Reference(property) is { } name ? schemas[name]! : property;
+            approval["type"].ShouldBeNull(approval.ToJsonString());
+            var oneOf = approval["oneOf"]!.AsArray();
+            oneOf.Count.ShouldBe(2, type);
+            oneOf[0]!["type"]!.GetValue<string>().ShouldBe("string", type);
+            oneOf[0]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()).ShouldBe(["never", "always"], type);
+            oneOf[1]!["type"]!.GetValue<string>().ShouldBe("array", type);
+            oneOf[1]!["items"]!["type"]!.GetValue<string>().ShouldBe("string", type);
+            oneOf[1]!["items"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()).ShouldBe(Pantheon.Domain.Tools.ToolNames.All, type);
+        }
+        // Any JSON elsewhere (a custom model's parameters) stays any JSON.
+        schemas["JsonElement"]?["oneOf"].ShouldBeNull();
+    }
+
+    [Fact]
     public async Task integers_are_integers_and_the_server_url_has_no_trailing_slash()
     {
         var document = await Document();
@@ -293,6 +315,10 @@ public class OpenApiTests(AppFixture app)
         var id = project.GetProperty("id").GetGuid();
         await host.Send(HttpMethod.Get, $"/api/projects/{id}", token);
         await host.Send(HttpMethod.Get, $"/api/projects/{id}/events", token);
+        await host.Send(HttpMethod.Put, $"/api/projects/{id}/settings", token, new { tool_approval = new[] { "type_text", "write_file" } });
+        await host.Send(HttpMethod.Get, $"/api/projects/{id}/settings", token);
+        await host.Send(HttpMethod.Put, $"/api/projects/{id}/settings", token, new { tool_approval = "always" });
+        await host.ShouldRejectField(HttpMethod.Put, $"/api/projects/{id}/settings", token, """{"tool_approval":["format_disk"]}""", "tool_approval");
         await host.Send(HttpMethod.Delete, $"/api/projects/{id}", token, status: 202);
     }
 
