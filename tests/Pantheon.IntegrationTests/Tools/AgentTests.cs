@@ -23,10 +23,7 @@ public class AgentTests(ToolsFixture tools)
     public async Task a_scripted_model_screenshots_clicks_the_xterm_types_a_command_and_reads_back_the_file_it_wrote()
     {
         var (project, token) = await Agent("openai");
-        // A desktop that has just booted may not show its terminal yet: the model's click would land on the bare screen.
-        // Its process running is not enough: the window must be mapped for the click to land on it and give it the focus.
-        await Eventually.Get(() => tools.InVmAsync(project, "sh", "-c", "DISPLAY=:0 xdotool search --onlyvisible --class xterm"),
-            r => r.ExitCode == 0, TimeSpan.FromSeconds(60), "the desktop's xterm window to show", pollMilliseconds: 500);
+        await tools.XtermShownAsync(project);
         var marker = $"agent-{Guid.NewGuid():N}";
         var file = Path.Combine(project.Folder, $"{marker}.txt");
         Fake.Scripted(

@@ -42,6 +42,7 @@ public class ToolsApiTests(ToolsFixture tools)
         var project = await tools.ProjectAsync();
         await using var client = await tools.ClientAsync(project.Secret);
         var marker = $"typed-{Guid.NewGuid():N}";
+        await tools.XtermShownAsync(project);
 
         (await client.CallToolAsync("mouse_click", Args(new { x = 300, y = 200 }))).IsError.ShouldNotBe(true);
         (await client.CallToolAsync("type_text", Args(new { text = $"echo {marker} > /shared/{marker}.txt" }))).IsError.ShouldNotBe(true);

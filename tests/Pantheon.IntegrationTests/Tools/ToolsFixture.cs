@@ -101,6 +101,14 @@ public sealed class ToolsFixture : AppFixture, IAsyncLifetime
     public Task<(long ExitCode, string Output)> InVmAsync(DesktopProject project, params string[] command) =>
         Host.Services.GetRequiredService<IVmHost>().ExecAsync(project.VmContainer, command, default);
 
+    /// <summary>
+    /// Waits until the desktop shows its terminal. A desktop that has just booted may not show it yet, and a click would
+    /// land on the bare screen; the process running is not enough: the window must be mapped for a click to give it the focus.
+    /// </summary>
+    public Task XtermShownAsync(DesktopProject project) =>
+        Eventually.Get(() => InVmAsync(project, "sh", "-c", "DISPLAY=:0 xdotool search --onlyvisible --class xterm"),
+            r => r.ExitCode == 0, TimeSpan.FromSeconds(60), "the desktop's xterm window to show", pollMilliseconds: 500);
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
