@@ -26,8 +26,8 @@ public class ConversationContextTests
         for (var i = 0; i < events.Length; i++) context = context.Then(i + 1, events[i], budgetCharacters: 25);
 
         context.Version.ShouldBe(events.Length);
-        // The failure and the empty interrupted reply never go back; the oldest turn falls out past the budget.
-        context.Turns.Select(t => t.Content).ShouldBe(["bbbbbbbbbb", "cccccccccc"]);
+        // The failure and the empty interrupted reply never go back; the oldest turns fall out past the budget.
+        context.Turns.Select(t => t.Content).ShouldBe(["cccccccccc", "dddddddddd"]);
         context.Turns.ShouldBe(ChatTurn.Context(events.Select(ChatTurn.From).OfType<ChatTurn>().Where(t => t.Content.Length > 0), 25));
     }
 
