@@ -7,6 +7,7 @@ using Pantheon.Benchmarks;
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- viewer [runs]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- tools [calls]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- agent [turns]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- chat-client [calls]
 return args.FirstOrDefault() switch
 {
     "provisioning" => await Run(ProvisioningBenchmark.RunAsync, args[1..]),
@@ -16,6 +17,7 @@ return args.FirstOrDefault() switch
     "viewer" => await Run(ViewerBenchmark.RunAsync, args[1..]),
     "tools" => await Run(ToolsBenchmark.RunAsync, args[1..]),
     "agent" => await Run(AgentBenchmark.RunAsync, args[1..]),
+    "chat-client" => await Run(ChatClientBenchmark.RunAsync, args[1..]),
     _ => Usage(),
 };
 
@@ -27,6 +29,6 @@ static async Task<int> Run(Func<string[], Task> benchmark, string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200] | tools [calls=100] | agent [turns=50]");
+    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200] | tools [calls=100] | agent [turns=50] | chat-client [calls=500]");
     return 2;
 }

@@ -129,7 +129,7 @@ public static class PantheonApp
             foreach (var table in usage.Tables()) opts.Storage.ExtendedSchemaObjects.Add(table);
             opts.AddBudgets();
             opts.AddViewer();
-            opts.AddChatSetupNotifications(); // after the inline projections of the events it watches
+            opts.AddChatNotifications(); // after the inline projections of the events they watch
 
             opts.Projections.Add(new AuditProjection(), ProjectionLifecycle.Async, AuditProjection.Name);
             opts.Projections.Add(new ProjectUpdateNotifier(), ProjectionLifecycle.Inline, "ProjectUpdates");

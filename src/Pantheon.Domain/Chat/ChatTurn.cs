@@ -30,6 +30,18 @@ public sealed record ChatTurn(Guid MessageId, TurnRole Role, string Content, str
 
     public static ChatTurn Of(ReplyFailed e) => new(e.MessageId, TurnRole.Assistant, e.Message, e.Model, e.At, TurnStatus.Failed);
 
+    /// <summary>The turn an event of a conversation adds to its history, if it adds one.</summary>
+    public static ChatTurn? From(object data) => data switch
+    {
+        MessageSent e => Of(e),
+        ReplyReceived e => Of(e),
+        ReplyFailed e => Of(e),
+        ReplyInterrupted e => Of(e),
+        ToolCallRequested e => Of(e),
+        ToolResultReceived e => Of(e),
+        _ => null,
+    };
+
     /// <summary>Whether a later message sends this turn back to the model: failures and an agent's steps never go.</summary>
     public bool GoesInContext => Status is not TurnStatus.Failed && Role is TurnRole.User or TurnRole.Assistant;
 

@@ -35,12 +35,12 @@ public sealed record OverBudget(BudgetStatus Status, BudgetEstimate Estimate);
 public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failure, IReadOnlyList<AgentStep>? Steps = null);
 
 /// <summary>
-/// The chat turn flow: one batched read, the pure <see cref="TurnDecider"/>, the <see cref="MessageSent"/> commit,
+/// The chat turn flow: what memory lacks in one batched read, the pure <see cref="TurnDecider"/>, the <see cref="MessageSent"/> commit,
 /// then (in <see cref="ProviderTurn"/>) the provider call and the recorded outcome.
 /// </summary>
 public sealed class ChatTurns(
-    IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ProviderKeys keys, ChatClients clients, ChatDefaults defaults,
-    BudgetLedger budgets, IToolHost toolHost, ToolApprovals approvals, TimeProvider time, ILogger<ChatTurns> logger)
+    IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ConversationCache conversations, ProviderKeys keys,
+    ChatClients clients, ChatDefaults defaults, BudgetLedger budgets, IToolHost toolHost, ToolApprovals approvals, TimeProvider time, ILogger<ChatTurns> logger)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
     private readonly string _contextSql =
@@ -53,29 +53,45 @@ public sealed class ChatTurns(
         var userId = message.UserId;
         var conversationId = UserId.ConversationStreamFor(userId, message.ProjectId);
 
-        // What the turn needs of its conversation, in one round trip; the user's own setup from memory, else in the same batch.
-        await using var query = await sessions.ForAsync(new DatabaseActor.User(userId), ct);
-        var batch = query.CreateBatchQuery();
-        var projectRead = message.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : Task.FromResult<ProjectView?>(null);
-        var streamRead = batch.Events.FetchStreamState(conversationId);
-        var turnsRead = batch.Query<ChatTurnView>(_contextSql, conversationId, defaults.HistoryBudgetCharacters);
-        var setupRead = setups.TryGet(userId, out var cached) ? null : setups.Read(userId, batch);
-        await batch.Execute(ct);
-        var setup = cached ?? await setups.KeepAsync(setupRead!);
+        // What the turn needs of its conversation and of the user's setup, from memory (a returning user's turn reads nothing
+        // before the provider call); what memory lacks, and a project's owner, in one round trip.
+        var setup = setups.TryGet(userId, out var cachedSetup) ? cachedSetup : null;
+        var conversation = conversations.TryGet(conversationId, out var cachedConversation) ? cachedConversation : null;
+        ProjectView? project = null;
+        if (setup is null || conversation is null || message.ProjectId is not null)
+        {
+            var generation = conversations.Generation;
+            await using var query = await sessions.ForAsync(new DatabaseActor.User(userId), ct);
+            var batch = query.CreateBatchQuery();
+            var projectRead = message.ProjectId is { } projectId ? batch.Load<ProjectView>(projectId) : null;
+            var streamRead = conversation is null ? batch.Events.FetchStreamState(conversationId) : null;
+            var turnsRead = conversation is null
+                ? batch.Query<ChatTurnView>(_contextSql, conversationId, defaults.HistoryBudgetCharacters) : null;
+            var setupRead = setup is null ? setups.Read(userId, batch) : null;
+            await batch.Execute(ct);
+            setup ??= await setups.KeepAsync(setupRead!);
+            project = projectRead is null ? null : await projectRead;
+            if (conversation is null)
+            {
+                conversation = new ConversationContext((await streamRead!)?.Version ?? 0,
+                    (await turnsRead!).OrderBy(t => t.Position).Select(t => t.ToTurn()).ToList());
+                conversations.Keep(conversationId, conversation, generation);
+            }
+        }
 
         var settings = setup.Settings;
         var userKeys = setup.Keys;
-        var version = (await streamRead)?.Version ?? 0;
+        var version = conversation.Version;
         var state = new TurnState(
             conversationId, version,
-            ProjectIsTheirs: message.ProjectId is null || (await projectRead)?.OwnerId == userId,
+            ProjectIsTheirs: message.ProjectId is null || project?.OwnerId == userId,
             settings?.PreferredModel, settings?.ModelParameters,
             setup.Models.Select(m =>
                 new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new())).ToList(),
             userKeys.Keys.Where(k => userKeys.Secrets.Any(s => s.Id == k.Id))
                 .Select(k => new UsableKey(k.Id, k.Provider, k.CreatedAt)).ToList(),
             keys.ProvidersWithSystemKey,
-            (await turnsRead).OrderBy(t => t.Position).Select(t => t.ToTurn()).ToList());
+            conversation.Turns);
 
         var decision = TurnDecider.Plan(message, state, new TurnRules(defaults.DefaultModel, defaults.HistoryBudgetCharacters),
             Guid.CreateVersion7(), time.GetUtcNow());
@@ -84,9 +100,8 @@ public sealed class ChatTurns(
 
         // An agent turn needs its project's tools before anything is held or recorded: without them it cannot run.
         AgentRun? agent = null;
-        if (message.Tools)
+        if (message.Tools && project is not null) // tools need a project (validated), and a turn on another's was refused
         {
-            var project = (await projectRead)!;
             try
             {
                 var session = await toolHost.OpenAsync(project.Id, ct);
@@ -116,11 +131,10 @@ public sealed class ChatTurns(
             return new TurnStart(null, null, new OverBudget(status, estimate));
         }
 
-        // The message is kept even when the provider never answers. Its commit runs while the provider is called
-        // (ProviderTurn waits for it before recording the outcome, and cancels the call if it fails). It starts on the thread
-        // pool: building the commit (the inline projections, the SQL) would otherwise run before the call is made.
+        // The message is kept even when the provider never answers. Its commit runs while the provider is called (ProviderTurn
+        // waits for it before recording the outcome, and cancels the call if it fails), from the first text on (MessageRecording).
         var appender = new ConversationAppender(sessions, conversationId, userId, correlationId, version);
-        var recording = Task.Run(() => appender.AppendAsync([sent], CancellationToken.None));
+        var recording = new MessageRecording(() => appender.AppendAsync([sent], CancellationToken.None), time);
         return new TurnStart(null,
             new ProviderTurn(turn, sent, client, appender, recording, hold.Reservation!, budgets, defaults, agent, time, logger));
     }
@@ -156,7 +170,7 @@ public sealed class ProviderTurn
     private readonly MessageSent _sent;
     private readonly IChatClient _client;
     private readonly ConversationAppender _appender;
-    private readonly Task _recording;
+    private readonly MessageRecording _recording;
     private readonly BudgetLedger _budgets;
     private readonly ChatDefaults _limits;
     private readonly AgentRun? _agent;
@@ -164,7 +178,7 @@ public sealed class ProviderTurn
     private readonly ILogger _logger;
     private BudgetReservation _hold;
 
-    internal ProviderTurn(Turn turn, MessageSent sent, IChatClient client, ConversationAppender appender, Task recording,
+    internal ProviderTurn(Turn turn, MessageSent sent, IChatClient client, ConversationAppender appender, MessageRecording recording,
         BudgetReservation hold, BudgetLedger budgets, ChatDefaults limits, AgentRun? agent, TimeProvider time, ILogger logger) =>
         (Turn, _sent, _client, _appender, _recording, _hold, _budgets, _limits, _agent, _time, _logger) =
         (turn, sent, client, appender, recording, hold, budgets, limits, agent, time, logger);
@@ -178,7 +192,7 @@ public sealed class ProviderTurn
     public async Task<TurnOutcome> RunAsync(Func<TurnStep, Task>? onStep, CancellationToken clientGone)
     {
         using var unrecorded = new CancellationTokenSource();
-        var recording = CancelOnFailure(_recording, unrecorded);
+        var recording = CancelOnFailure(_recording.Committed, unrecorded);
         TurnOutcome outcome;
         try
         {
@@ -402,8 +416,21 @@ public sealed class ProviderTurn
         }
     }
 
-    /// <summary>One model call; the tools it asks for go to <paramref name="calls"/>.</summary>
+    /// <summary>One model call; the tools it asks for go to <paramref name="calls"/>. The message's commit starts by its end.</summary>
     private async Task<TurnOutcome> CallAsync(List<ChatMessage> messages, ChatOptions options, Func<TurnStep, Task>? onStep,
+        CancellationToken clientGone, CancellationToken unrecorded, List<FunctionCallContent>? calls = null)
+    {
+        try
+        {
+            return await StreamAsync(messages, options, onStep, clientGone, unrecorded, calls);
+        }
+        finally
+        {
+            _recording.Start();
+        }
+    }
+
+    private async Task<TurnOutcome> StreamAsync(List<ChatMessage> messages, ChatOptions options, Func<TurnStep, Task>? onStep,
         CancellationToken clientGone, CancellationToken unrecorded, List<FunctionCallContent>? calls = null)
     {
         var provider = Turn.Target.Provider;
@@ -431,6 +458,7 @@ public sealed class ProviderTurn
                 if (delta.Length > room) (delta, end) = (delta[..room], ReplyEnd.Truncated);
                 text.Append(delta);
                 if (delta.Length > 0 && onStep is not null) await onStep(new DeltaStep(delta));
+                _recording.Start(); // the first text is out: the message's commit no longer competes with it
                 if (end == ReplyEnd.Truncated)
                 {
                     cut.Cancel(); // leaving the loop disposes the response: the provider's connection closes

@@ -25,7 +25,16 @@ internal sealed class ConversationAppender(ActorSessions sessions, Guid conversa
     {
         for (var attempt = 1; ; attempt++)
         {
-            await using var session = await sessions.ForAsync(new DatabaseActor.User(userId), ct);
+            await using var session = await sessions.ForAsync(new DatabaseActor.User(userId), ct, once: true);
+            if (attempt > 1)
+            {
+                // Another message of this conversation committed first: go after it, unless it closed this turn. The version
+                // is read before the turn, so an outcome committed between the two reads is seen in the second. Read in a new
+                // session: the failed commit ended the transaction that carried the user.
+                _version = (await session.Events.FetchStreamStateAsync(conversationId, ct))?.Version ?? 0;
+                if (closes is { } message && await session.LoadAsync<ChatTurnView>(ChatTurnView.ReplyId(message), ct) is not null)
+                    return false;
+            }
             session.CorrelationId = correlationId;
             session.LastModifiedBy = userId;
             if (_version == 0) session.Events.StartStream(conversationId, events);
@@ -38,11 +47,6 @@ internal sealed class ConversationAppender(ActorSessions sessions, Guid conversa
             }
             catch (Exception e) when (IsLostRace(e) && attempt < MaxAttempts)
             {
-                // Another message of this conversation committed first: go after it, unless it closed this turn. The version
-                // is read before the turn, so an outcome committed between the two reads is seen in the second.
-                _version = (await session.Events.FetchStreamStateAsync(conversationId, ct))?.Version ?? 0;
-                if (closes is { } message && await session.LoadAsync<ChatTurnView>(ChatTurnView.ReplyId(message), ct) is not null)
-                    return false;
                 await Task.Delay(Random.Shared.Next(1, 3 * attempt), ct); // jitter, so retrying writers spread out
             }
         }

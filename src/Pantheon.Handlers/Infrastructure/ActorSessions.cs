@@ -40,15 +40,18 @@ public sealed class ActorSessions : ISessionFactory
     /// <summary>A session that acts for no user: the named system path (<paramref name="reason"/> names it).</summary>
     public IDocumentSession ForSystem(string reason) => For(new DatabaseActor.System(reason));
 
-    /// <summary>A session for <paramref name="actor"/>, opened without blocking a thread.</summary>
-    public async Task<IDocumentSession> ForAsync(DatabaseActor actor, CancellationToken ct)
+    /// <summary>
+    /// A session for <paramref name="actor"/>, opened without blocking a thread. <paramref name="once"/>: the session is disposed
+    /// after its commit (or its failure), so no transaction is begun again for a next use that never comes.
+    /// </summary>
+    public async Task<IDocumentSession> ForAsync(DatabaseActor actor, CancellationToken ct, bool once = false)
     {
         var session = Open();
         try
         {
             await session.BeginTransactionAsync(ct);
             await using (var set = actor.SetCommand(session.Connection)) await set.ExecuteNonQueryAsync(ct);
-            session.Listeners.Add(new ActorAfterCommit(actor));
+            if (!once) session.Listeners.Add(new ActorAfterCommit(actor));
             return session;
         }
         catch

@@ -27,10 +27,17 @@ public static class Configuration
         // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
         services.AddSingleton<ChatSetupCache>();
         services.AddSingleton<INotificationListener, ChatSetupListener>();
+        // A conversation's version and context in memory between turns, kept current by its events in every process.
+        services.AddSingleton<ConversationCache>();
+        services.AddSingleton<INotificationListener, ConversationListener>();
         // Turns whose process died mid-reply are recorded as interrupted, at start-up and periodically.
         services.AddSingleton<AbandonedTurns>();
         services.AddHostedService(s => s.GetRequiredService<AbandonedTurns>());
-        services.ConfigureMarten((sp, opts) => opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>())));
+        services.ConfigureMarten((sp, opts) =>
+        {
+            opts.Listeners.Add(new ChatSetupInvalidation(sp.GetRequiredService<ChatSetupCache>()));
+            opts.Listeners.Add(new ConversationCacheUpdates(sp.GetRequiredService<ConversationCache>()));
+        });
         return services;
     }
 
@@ -48,13 +55,14 @@ public static class Configuration
     }
 
     /// <summary>
-    /// The notification that evicts a user's chat setup in other processes. Registered after every inline projection of
-    /// the events it watches (budgets included): Marten reads no result of a queued SQL command, so its <c>select</c>
-    /// must come after each operation that reads its own result in the same batch.
+    /// The notifications that evict a user's chat setup and announce a conversation's new version in other processes.
+    /// Registered after every inline projection of the events they watch (budgets included): Marten reads no result of a
+    /// queued SQL command, so its <c>select</c> must come after each operation that reads its own result in the same batch.
     /// </summary>
-    public static StoreOptions AddChatSetupNotifications(this StoreOptions opts)
+    public static StoreOptions AddChatNotifications(this StoreOptions opts)
     {
         opts.Projections.Add(new ChatSetupNotifier(), ProjectionLifecycle.Inline, "ChatSetupNotifications");
+        opts.Projections.Add(new ConversationNotifier(), ProjectionLifecycle.Inline, "ConversationNotifications");
         return opts;
     }
 }
