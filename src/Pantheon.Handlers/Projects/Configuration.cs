@@ -41,10 +41,10 @@ public static class ProjectConfiguration
     /// </summary>
     public static WolverineOptions AddProjects(this WolverineOptions opts, IConfiguration configuration)
     {
-        var queues = configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>()?.StepQueues ?? new ProjectSettings().StepQueues;
+        var settings = configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>() ?? new ProjectSettings();
         opts.MessagePartitioning
             .ByMessage<IProjectStep>(m => m.ProjectId.ToString())
-            .PublishToPartitionedLocalMessaging(StepQueueName, queues, topology =>
+            .PublishToPartitionedLocalMessaging(StepQueueName, settings.StepQueues, topology =>
             {
                 topology.MessagesImplementing<IProjectStep>();
                 topology.MaxDegreeOfParallelism = PartitionSlots.Nine;
