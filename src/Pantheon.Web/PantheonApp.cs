@@ -153,6 +153,7 @@ public static class PantheonApp
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             opts.Policies.UseDurableInboxOnAllListeners();
+            opts.AddProjects(configuration);
             // Two handlers of one saga at once: the loser reloads and runs again on the newer state.
             opts.OnException<ConcurrencyException>().Or<SagaConcurrencyException>()
                 .RetryWithCooldown(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));

@@ -5,6 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Pantheon.Projections.Projects;
 using Weasel.Postgresql;
 using Weasel.Postgresql.Tables;
+using Wolverine;
+using Wolverine.Configuration;
 
 namespace Pantheon.Handlers.Projects;
 
@@ -28,6 +30,30 @@ public static class ProjectConfiguration
         opts.Storage.ExtendedSchemaObjects.Add(activity);
         return opts;
     }
+
+    /// <summary>
+    /// A project's saga messages run one at a time, whatever the parallelism: every <see cref="IProjectStep"/> is grouped by
+    /// its project (Wolverine's partitioned sequential messaging) and routed to one of <see cref="ProjectSettings.StepQueues"/>
+    /// local queues, where one lane per group runs them in order. Without it each message type had a queue of its own, and a
+    /// redelivered, retried or racing message of one project (a step and a deletion, a stop and a health poll) ran beside
+    /// another of the same project, each sure of being the only one. The group id is read from the message itself, so a
+    /// message recovered from the durable inbox lands in the same lane.
+    /// </summary>
+    public static WolverineOptions AddProjects(this WolverineOptions opts, IConfiguration configuration)
+    {
+        var settings = configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>() ?? new ProjectSettings();
+        opts.MessagePartitioning
+            .ByMessage<IProjectStep>(m => m.ProjectId.ToString())
+            .PublishToPartitionedLocalMessaging(StepQueueName, settings.StepQueues, topology =>
+            {
+                topology.MessagesImplementing<IProjectStep>();
+                topology.MaxDegreeOfParallelism = PartitionSlots.Nine;
+            });
+        return opts;
+    }
+
+    /// <summary>The base name of the saga's local queues (<c>project-steps1</c>, <c>project-steps2</c>, ...).</summary>
+    public const string StepQueueName = "project-steps";
 
     public static IServiceCollection AddProjects(this IServiceCollection services, IConfiguration configuration)
     {

@@ -64,12 +64,35 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
             return id;
         }
 
-        // Someone created the same name between our look-up and our create (another run of this very step, whose network
-        // then also holds the subnet): theirs is fine only if it is ours. No network of that name: the subnet is taken.
-        var winner = await FindNetworkAsync(spec.Name, ct);
-        if (winner is null && overlap is not null) throw new SubnetTakenException(spec.Subnet, overlap);
-        if (winner is null) throw new VmHostException($"Network {spec.Name} was reported as existing but cannot be found.", transient: true);
-        return AdoptNetwork(winner, spec);
+        // The name or the subnet is held. The engine reserves a subnet before the network shows under its name, and a create
+        // of ours that timed out was abandoned by us, not by the engine: it may still be on its way. So the subnet's holder
+        // decides (the engine allocates subnets atomically, names not): ours is adopted once it shows, a foreign one makes
+        // the subnet taken, and one that does not show in time is a create in flight, retried later on the same lease.
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(settings.TimeoutSeconds);
+        while (true)
+        {
+            var networks = await Call("Listing networks", t => docker.Networks.ListNetworksAsync(new NetworksListParameters(), t), ct);
+            if (networks.FirstOrDefault(n => n.Name == spec.Name) is { } winner) return AdoptNetwork(winner, spec);
+            if (overlap is not null && networks.FirstOrDefault(n => HoldsSubnet(n, spec.Subnet)) is { } holder)
+            {
+                logger.LogInformation("Subnet {Subnet} for {Network} is held by network {Holder}", spec.Subnet, spec.Name, holder.Name);
+                throw new SubnetTakenException(spec.Subnet, overlap);
+            }
+            if (DateTimeOffset.UtcNow >= deadline)
+                throw new VmHostException($"Network {spec.Name} on {spec.Subnet} was refused as existing but does not show yet: "
+                    + "an earlier create of it may still be in flight.", transient: true);
+            await Task.Delay(NetworkPollInterval, ct);
+        }
+    }
+
+    private static readonly TimeSpan NetworkPollInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Whether a network's subnets overlap <paramref name="cidr"/> (the engine refuses overlaps, not just equals).</summary>
+    private static bool HoldsSubnet(NetworkResponse network, string cidr)
+    {
+        var wanted = IPNetwork.Parse(cidr);
+        return (network.IPAM?.Config ?? []).Any(c => IPNetwork.TryParse(c.Subnet, out var held)
+            && (held.Contains(wanted.BaseAddress) || wanted.Contains(held.BaseAddress)));
     }
 
     /// <summary>

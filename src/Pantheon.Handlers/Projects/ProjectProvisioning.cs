@@ -10,13 +10,14 @@ namespace Pantheon.Handlers.Projects;
 /// <summary>
 /// Drives a project's machines: from request to a running VM, stop and start, and teardown. Each step is one message;
 /// each is idempotent (the engine calls reuse what exists by name and labels), so a redelivered or replayed step never
-/// duplicates anything. What a step records is decided by <see cref="ProjectDecider"/> on the <see cref="Project"/>
-/// aggregate, fetched for writing (its version is checked at commit); the saga keeps only where it is, its attempts and
-/// its deadline (and, for operators, its last error and times). A step whose failure may pass is retried with backoff;
-/// otherwise provisioning removes what it made, releases the subnet and records <see cref="ProjectProvisioningFailed"/>,
-/// and a failed start or stop records that and keeps the VM's storage. The saga document stays after deletion (state
-/// <see cref="ProvisioningStep.Deleted"/>) so that a step still in flight conflicts with it and is turned into a cleanup
-/// instead of resurrecting the project.
+/// duplicates anything; and a project's messages run one at a time, in one lane of the step queues (see
+/// <c>ProjectConfiguration.AddProjects(WolverineOptions, ...)</c>). What a step records is decided by <see
+/// cref="ProjectDecider"/> on the <see cref="Project"/> aggregate, fetched for writing (its version is checked at
+/// commit); the saga keeps only where it is, its attempts and its deadline (and, for operators, its last error and
+/// times). A step whose failure may pass is retried with backoff; otherwise provisioning removes what it made, releases
+/// the subnet and records <see cref="ProjectProvisioningFailed"/>, and a failed start or stop records that and keeps
+/// the VM's storage. The saga document stays after deletion (state <see cref="ProvisioningStep.Deleted"/>) so that a
+/// step still in flight conflicts with it and is turned into a cleanup instead of resurrecting the project.
 /// </summary>
 public sealed class ProjectProvisioning : Saga
 {

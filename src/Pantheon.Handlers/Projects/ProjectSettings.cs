@@ -40,6 +40,12 @@ public sealed class ProjectSettings
 
     public int RetryBaseDelayMilliseconds { get; set; } = 500;
 
+    /// <summary>
+    /// The local queues that a process runs the saga's steps on. A project's steps always land on one queue and one of its
+    /// nine lanes, strictly one after another; lanes of different projects run side by side (up to nine per queue).
+    /// </summary>
+    public int StepQueues { get; set; } = 8;
+
     public int ReconcileIntervalSeconds { get; set; } = 300;
 
     /// <summary>A ready project unused this long is stopped (<c>VmStopped</c> with reason <c>idle</c>); 0 turns idle stop off.</summary>

@@ -89,25 +89,10 @@ public class ProvisioningFailureTests(AppFixture app)
     }
 
     /// <summary>The real engine, whose list of used subnets is read before a foreign network took one of them.</summary>
-    private sealed class LookedTooEarly(IVmHost engine, string hidden) : IVmHost
+    private sealed class LookedTooEarly(IVmHost engine, string hidden) : EngineDecorator(engine)
     {
-        public async Task<IReadOnlyList<string>> UsedSubnetsAsync(CancellationToken ct) =>
-            (await engine.UsedSubnetsAsync(ct)).Where(s => s != hidden).ToList();
-
-        public Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct) => engine.EnsureNetworkAsync(spec, ct);
-        public Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct) => engine.EnsureContainerStartedAsync(spec, ct);
-        public Task<ContainerState> InspectAsync(string nameOrId, CancellationToken ct) => engine.InspectAsync(nameOrId, ct);
-        public Task StopContainerAsync(string nameOrId, TimeSpan grace, CancellationToken ct) =>
-            engine.StopContainerAsync(nameOrId, grace, ct);
-        public Task ConnectContainerAsync(string container, string networkName, string ipAddress, CancellationToken ct) =>
-            engine.ConnectContainerAsync(container, networkName, ipAddress, ct);
-        public Task DisconnectContainerAsync(string container, string networkName, CancellationToken ct) =>
-            engine.DisconnectContainerAsync(container, networkName, ct);
-        public Task RemoveProjectAsync(Guid projectId, CancellationToken ct) => engine.RemoveProjectAsync(projectId, ct);
-        public Task<IReadOnlyList<LabelledResource>> ListLabelledAsync(CancellationToken ct) => engine.ListLabelledAsync(ct);
-        public Task RemoveAsync(LabelledResource resource, CancellationToken ct) => engine.RemoveAsync(resource, ct);
-        public Task<(long ExitCode, string Output)> ExecAsync(string container, IReadOnlyList<string> command, CancellationToken ct) =>
-            engine.ExecAsync(container, command, ct);
+        public override async Task<IReadOnlyList<string>> UsedSubnetsAsync(CancellationToken ct) =>
+            (await Engine.UsedSubnetsAsync(ct)).Where(s => s != hidden).ToList();
     }
 
     [Fact]
