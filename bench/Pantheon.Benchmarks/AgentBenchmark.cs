@@ -12,10 +12,12 @@ using Pantheon.Tools;
 namespace Pantheon.Benchmarks;
 
 // The agent loop: a model (the loopback fake, which answers at once) asks for `list_files` in each of R rounds, then answers;
-// measured as POST /api/chat turns of 1 and of 5 tool rounds, against a plain chat turn (one model call, no tools) and against
-// `list_files` called directly through the same official C# MCP client and tools API. Alternating, medians, same run.
-//   per round          = (turn of 5 rounds - turn of 1 round) / 4: one model call, one tool call, the steps recorded
-//   tool call added    = per round - plain turn's model call - the direct MCP call
+// measured as POST /api/chat turns of 1 and of 5 tool rounds, against a plain chat turn (one model call, no tools), against
+// `list_files` called directly through the same official C# MCP client and tools API, and against one model round (a streamed
+// answer that asks for `list_files`) called directly on the fake. Alternating, medians, same run.
+//   per round                     = (turn of 5 rounds - turn of 1 round) / 4: one model call, one tool call, the steps recorded
+//   overhead beyond the model     = per round - the direct model round
+//   tool call added by the loop   = per round - the direct model round - the direct MCP call
 // Usage (PostgreSQL and Docker up): dotnet run -c Release --project bench/Pantheon.Benchmarks -- agent [turns=50]
 public static class AgentBenchmark
 {
@@ -67,31 +69,52 @@ public static class AgentBenchmark
             // Each turn starts a fresh conversation, so that every turn sends the same context.
             (await client.DeleteAsync($"/api/chat/history?project_id={id}")).EnsureSuccessStatusCode();
         }
+        using var http = new HttpClient();
+        var modelRound = JsonSerializer.Serialize(new
+        {
+            model = "bench-model", stream = true, stream_options = new { include_usage = true },
+            messages = new[] { new { role = "user", content = "list" } },
+            tools = new[] { new { type = "function", function = new { name = "list_files", parameters = new { type = "object" } } } },
+        });
+        async Task ModelDirect()
+        {
+            fake.Scripted(ScriptedRound.Call("list_files", new { }));
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(fake.BaseUrl, "v1/chat/completions"))
+            {
+                Content = new StringContent(modelRound, System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "sk-bench");
+            using var response = await http.SendAsync(request);
+            response.EnsureSuccessStatusCode();
+            if (!(await response.Content.ReadAsStringAsync()).Contains("list_files")) throw new InvalidOperationException("the model round asked for no tool");
+        }
         async Task Direct()
         {
             if ((await mcp.CallToolAsync("list_files")).IsError == true) throw new InvalidOperationException("list_files failed");
         }
 
-        for (var i = 0; i < 3; i++) { await Turn(0); await Turn(1); await Turn(5); await Direct(); } // warm-up
-        var (plain, one, five, direct) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        for (var i = 0; i < 3; i++) { await Turn(0); await Turn(1); await Turn(5); await Direct(); await ModelDirect(); } // warm-up
+        var (plain, one, five, direct, model) = (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
         for (var i = 0; i < turns; i++)
         {
             plain.Add(await Time(() => Turn(0)));
             one.Add(await Time(() => Turn(1)));
             five.Add(await Time(() => Turn(5)));
             direct.Add(await Time(Direct));
+            model.Add(await Time(ModelDirect));
         }
-        var (p, a1, a5, d) = (Median(plain), Median(one), Median(five), Median(direct));
+        var (p, a1, a5, d, m) = (Median(plain), Median(one), Median(five), Median(direct), Median(model));
         var perRound = (a5 - a1) / 4;
         Console.WriteLine($"agent: {turns} turns of each kind, alternating (medians)");
         Console.WriteLine($"  plain chat turn (one model call):          {p:F2} ms");
         Console.WriteLine($"  agent turn, 1 tool round (2 model calls):  {a1:F2} ms");
         Console.WriteLine($"  agent turn, 5 tool rounds (6 model calls): {a5:F2} ms");
         Console.WriteLine($"  list_files through MCP directly:           {d:F2} ms");
+        Console.WriteLine($"  one model round on the fake directly:      {m:F2} ms");
         Console.WriteLine($"  per round (model call + tool call + steps recorded): {perRound:F2} ms");
-        Console.WriteLine($"  tool call's added time through the loop: {perRound - d:F2} ms beyond the direct call (ratio {perRound / d:F2})");
-        Console.WriteLine($"  loop overhead per round beyond the model call and the direct tool call: {perRound - d - p:F2} ms "
-            + "(the plain turn's time stands for one model call with its recording)");
+        Console.WriteLine($"  overhead per round beyond the model's own time: {perRound - m:F2} ms");
+        Console.WriteLine($"  tool call through the loop: {perRound - m:F2} ms against {d:F2} ms directly ({perRound - m - d:F2} ms added, "
+            + $"ratio {(perRound - m) / d:F2})");
         (await client.DeleteAsync($"/api/projects/{id}")).EnsureSuccessStatusCode();
     }
 

@@ -44,7 +44,7 @@ public sealed class ProjectSettings
     /// The local queues that a process runs the saga's steps on. A project's steps always land on one queue and one of its
     /// nine lanes, strictly one after another; lanes of different projects run side by side (up to nine per queue).
     /// </summary>
-    public int StepQueues { get; set; } = 8;
+    public int StepQueues { get; set; } = 32;
 
     public int ReconcileIntervalSeconds { get; set; } = 300;
 
