@@ -29,24 +29,14 @@ public sealed record ChatSetup(UserSettings? Settings, IReadOnlyList<CustomModel
 /// While that connection is down nothing is kept (every turn reads its setup), and when it is back everything is
 /// forgotten, since evictions sent meanwhile never arrived. Entries also expire after <see cref="Lifetime"/>.
 /// </summary>
-public sealed class ChatSetupCache(TimeProvider time)
+public sealed class ChatSetupCache(TimeProvider time) : NotifiedMemory<string, ChatSetupCache.Entry>(StringComparer.Ordinal)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
 
     /// <summary>What <see cref="UserChangedBy"/> answers for a change that concerns every user (the default budget).</summary>
     public const string Everyone = "";
 
-    private const int MaxEntries = 10_000;
-
-    private sealed record Entry(ChatSetup Setup, DateTimeOffset Expires);
-
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-
-    // Bumped by every eviction: a load that began before one must not store what it read.
-    private long _generation;
-
-    // While the notification connection is down, evictions cannot arrive: nothing is served from memory.
-    private volatile bool _suspended = true; // until the connection is first made
+    public sealed record Entry(ChatSetup Setup, DateTimeOffset Expires);
 
     /// <summary>The user's setup from memory, else read through <paramref name="session"/> and kept.</summary>
     public async ValueTask<ChatSetup> GetAsync(string userId, IQuerySession session, CancellationToken ct)
@@ -61,13 +51,13 @@ public sealed class ChatSetupCache(TimeProvider time)
     /// <summary>The user's setup, when memory holds a live one.</summary>
     public bool TryGet(string userId, [NotNullWhen(true)] out ChatSetup? setup)
     {
-        setup = !_suspended && _entries.TryGetValue(userId, out var cached) && cached.Expires > time.GetUtcNow() ? cached.Setup : null;
+        setup = TryServe(userId, out var cached) && cached.Expires > time.GetUtcNow() ? cached.Setup : null;
         return setup is not null;
     }
 
     /// <summary>Adds the reads of the user's setup to <paramref name="batch"/> (so a turn reads it with its conversation).</summary>
     public SetupRead Read(string userId, IBatchedQuery batch) => new(
-        userId, Interlocked.Read(ref _generation), time.GetUtcNow(),
+        userId, Generation, time.GetUtcNow(),
         batch.Load<UserSettings>(UserId.SettingsStreamFor(userId)),
         batch.Query<CustomModelView>().Where(m => m.UserId == userId).ToList(),
         batch.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToList(),
@@ -81,38 +71,15 @@ public sealed class ChatSetupCache(TimeProvider time)
         var budgeted = (await read.Budget)?.MonthlyTokens is not null || (await read.DefaultBudget)?.MonthlyTokens is not null;
         var setup = new ChatSetup(await read.Settings, await read.Models,
             new UserKeys(read.UserId, await read.Keys, await read.Secrets), budgeted);
-        if (_suspended) return setup;
-        if (_entries.Count >= MaxEntries) _entries.Clear();
-        var entry = new Entry(setup, read.At + Lifetime);
-        _entries[read.UserId] = entry;
-        // An eviction that ran while we read may have missed our entry: drop it if one did.
-        if (Interlocked.Read(ref _generation) != read.Generation) _entries.TryRemove(new KeyValuePair<string, Entry>(read.UserId, entry));
+        Keep(read.UserId, new Entry(setup, read.At + Lifetime), read.Generation, replace: true);
         return setup;
     }
 
     /// <summary>Forgets the user's setup; <see cref="Everyone"/> forgets every user's.</summary>
     public void Evict(string userId)
     {
-        Interlocked.Increment(ref _generation);
-        if (userId == Everyone) _entries.Clear();
-        else _entries.TryRemove(userId, out _);
-    }
-
-    /// <summary>Forgets everyone.</summary>
-    public void Clear() => Evict(Everyone);
-
-    /// <summary>The notification connection broke: serve nothing from memory until <see cref="Resume"/>.</summary>
-    public void Suspend()
-    {
-        _suspended = true;
-        Clear();
-    }
-
-    /// <summary>The notification connection is back: forget what was kept (evictions may have been missed) and keep again.</summary>
-    public void Resume()
-    {
-        Clear();
-        _suspended = false;
+        if (userId == Everyone) Clear();
+        else Forget(userId);
     }
 
     /// <summary>

@@ -18,47 +18,29 @@ namespace Pantheon.Handlers.Chat;
 /// version, and a conversation is served from memory only once it has reached every version announced for it. While the
 /// notification connection is down nothing is served, and when it is back everything is forgotten.
 /// </summary>
-public sealed class ConversationCache(ChatDefaults defaults)
+public sealed class ConversationCache(ChatDefaults defaults) : NotifiedMemory<Guid, ConversationCache.Entry>
 {
-    private const int MaxEntries = 10_000;
-
     /// <summary>A conversation's context, and the newest version any process announced for it (served once reached).</summary>
-    private sealed record Entry(ConversationContext Context, long Announced)
+    public sealed record Entry(ConversationContext Context, long Announced)
     {
         public bool Current => Context.Version >= Announced;
     }
 
-    private readonly ConcurrentDictionary<Guid, Entry> _entries = new();
-
-    // Bumped whenever a conversation without an entry changes: a read that began before must not keep what it read.
-    private long _generation;
-
-    private volatile bool _suspended = true; // until the notification connection is first made
-
     /// <summary>The conversation's context, when memory holds a current one.</summary>
     public bool TryGet(Guid conversationId, [NotNullWhen(true)] out ConversationContext? context)
     {
-        context = !_suspended && _entries.TryGetValue(conversationId, out var entry) && entry.Current ? entry.Context : null;
+        context = TryServe(conversationId, out var entry) && entry.Current ? entry.Context : null;
         return context is not null;
     }
 
-    /// <summary>Taken before a read of a conversation, and handed to <see cref="Keep"/> with what it read.</summary>
-    public long Generation => Interlocked.Read(ref _generation);
-
     /// <summary>Keeps what a read found, unless a change it may have missed happened since <paramref name="generation"/>.</summary>
-    public void Keep(Guid conversationId, ConversationContext context, long generation)
-    {
-        if (_suspended) return;
-        if (_entries.Count >= MaxEntries) _entries.Clear();
-        var entry = new Entry(context, 0);
-        if (!_entries.TryAdd(conversationId, entry)) return; // the commits seen since are newer than this read
-        if (Generation != generation) _entries.TryRemove(new KeyValuePair<Guid, Entry>(conversationId, entry));
-    }
+    public void Keep(Guid conversationId, ConversationContext context, long generation) =>
+        Keep(conversationId, new Entry(context, 0), generation, replace: false); // the commits seen since are newer than this read
 
     /// <summary>An event this process committed to a conversation; a conversation missing one of its versions is forgotten.</summary>
     public void Committed(Guid conversationId, long version, object data)
     {
-        while (_entries.TryGetValue(conversationId, out var entry))
+        while (Entries.TryGetValue(conversationId, out var entry))
         {
             if (version <= 0 || entry.Context.Version != version - 1)
             {
@@ -66,9 +48,9 @@ public sealed class ConversationCache(ChatDefaults defaults)
                 return;
             }
             var next = entry with { Context = entry.Context.Then(version, data, defaults.HistoryBudgetCharacters) };
-            if (_entries.TryUpdate(conversationId, next, entry)) return;
+            if (Entries.TryUpdate(conversationId, next, entry)) return;
         }
-        Interlocked.Increment(ref _generation);
+        Changed();
     }
 
     /// <summary>
@@ -82,38 +64,13 @@ public sealed class ConversationCache(ChatDefaults defaults)
             Forget(conversationId);
             return;
         }
-        while (_entries.TryGetValue(conversationId, out var entry))
+        while (Entries.TryGetValue(conversationId, out var entry))
         {
-            if (entry.Announced >= version || _entries.TryUpdate(conversationId, entry with { Announced = version }, entry)) return;
+            if (entry.Announced >= version || Entries.TryUpdate(conversationId, entry with { Announced = version }, entry)) return;
         }
-        Interlocked.Increment(ref _generation);
+        Changed();
     }
 
-    public void Forget(Guid conversationId)
-    {
-        Interlocked.Increment(ref _generation);
-        _entries.TryRemove(conversationId, out _);
-    }
-
-    /// <summary>The notification connection broke: serve nothing from memory until <see cref="Resume"/>.</summary>
-    public void Suspend()
-    {
-        _suspended = true;
-        Clear();
-    }
-
-    /// <summary>The notification connection is back: forget what was kept (announcements may have been missed) and keep again.</summary>
-    public void Resume()
-    {
-        Clear();
-        _suspended = false;
-    }
-
-    private void Clear()
-    {
-        Interlocked.Increment(ref _generation);
-        _entries.Clear();
-    }
 }
 
 /// <summary>Applies the conversation events of this process's commits to <see cref="ConversationCache"/>, right after they commit.</summary>
