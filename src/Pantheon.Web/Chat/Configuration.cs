@@ -24,6 +24,7 @@ public static class Configuration
         services.AddSingleton<ToolApprovals>();
         services.AddSingleton<INotificationListener>(s => s.GetRequiredService<ToolApprovals>());
         services.AddSingleton<AgentProjects>();
+        services.AddSingleton<INotificationListener>(s => s.GetRequiredService<AgentProjects>());
         // A user's settings, keys and models in memory between turns, evicted by their own events in every process.
         services.AddSingleton<ChatSetupCache>();
         services.AddSingleton<INotificationListener, ChatSetupListener>();

@@ -16,7 +16,7 @@ public sealed record ProjectUpdate(Guid ProjectId, string? OwnerId, string Statu
 /// </summary>
 public sealed class ProjectUpdateNotifier : IProjection
 {
-    public const string Channel = "pantheon_project_updates";
+    public const string Channel = Pantheon.Handlers.Projects.ProjectChannels.Updates;
 
     public Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
     {

@@ -8,6 +8,7 @@ using Pantheon.Domain.Chat;
 using Pantheon.Domain.Projects;
 using Pantheon.IntegrationTests.Infrastructure;
 using Pantheon.IntegrationTests.Live;
+using Pantheon.IntegrationTests.Projects;
 using Pantheon.TestSupport;
 
 namespace Pantheon.IntegrationTests.Tools;
@@ -232,6 +233,24 @@ public class AgentTests(ToolsFixture tools)
     }
 
     [Fact]
+    public async Task an_agent_turn_on_a_stopped_project_starts_it_and_runs_once_its_vm_is_ready()
+    {
+        // A project of its own: stopping it must not take the VM from under the collection's other tests.
+        var (project, token) = await Agent("openai", project: 2);
+        await Host.Lifecycle(token, project.Id, "stop");
+        await Host.WaitFor(token, project.Id, ProjectStatus.Stopped, seconds: 120);
+        Fake.Scripted(ScriptedRound.Call("project_info", new { }), new ScriptedRound("It runs."));
+
+        var reply = await Chat(token, new { message = "how is it?", model = "openai/gpt-4o", project_id = project.Id, tools = true });
+
+        reply.GetProperty("reply").GetString().ShouldBe("It runs.");
+        var step = reply.GetProperty("steps").EnumerateArray().ShouldHaveSingleItem();
+        step.GetProperty("is_error").GetBoolean().ShouldBeFalse();
+        JsonDocument.Parse(step.GetProperty("result").GetString()!).RootElement.GetProperty("status").GetString().ShouldBe("ready");
+        (await Host.Find(token, project.Id))!.Status.ShouldBe(ProjectStatus.Ready);
+    }
+
+    [Fact]
     public async Task tools_need_a_project_and_the_tool_approval_setting_is_validated()
     {
         var (project, token) = await Agent("openai");
@@ -251,9 +270,10 @@ public class AgentTests(ToolsFixture tools)
     }
 
     /// <summary>The desktop project and its owner's token, with a key for <paramref name="provider"/>; the fake's record cleared.</summary>
-    private async Task<(DesktopProject Project, string Token)> Agent(string provider)
+    private async Task<(DesktopProject Project, string Token)> Agent(string provider, int project = 0) => await Agent(provider, await tools.ProjectAsync(project));
+
+    private async Task<(DesktopProject Project, string Token)> Agent(string provider, DesktopProject project)
     {
-        var project = await tools.ProjectAsync();
         await Host.Send(HttpMethod.Post, "/api/user/api-keys", project.Token,
             new { name = $"{provider}-{Guid.NewGuid():N}"[..20], provider, key = $"sk-{provider}-agent-key-1234" }, status: 201);
         Fake.Behavior = new FakeBehavior();
