@@ -60,8 +60,7 @@ public static class PantheonApp
             ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured.");
         var roles = new DatabaseRoles(connectionString, configuration.GetConnectionString(DatabaseRoles.OwnerConnectionStringName));
         // The backend runs as the application role and changes no schema; `resources setup` runs as the owner role.
-        var asOwner = asSchemaOwner;
-        var martenConnection = asOwner
+        var martenConnection = asSchemaOwner
             ? DatabaseRoles.System(roles.Owner ?? throw new InvalidOperationException(
                 $"ConnectionStrings:{DatabaseRoles.OwnerConnectionStringName} is not configured: this command changes the schema."))
             : DatabaseRoles.System(connectionString);
@@ -106,7 +105,7 @@ public static class PantheonApp
             // The store's own connections are the system path (Marten's daemon, the operators' commands); sessions for
             // requests and handlers come from ActorSessions on connections that carry no actor.
             opts.Connection(martenConnection);
-            opts.AutoCreateSchemaObjects = asOwner ? JasperFx.AutoCreate.CreateOrUpdate : JasperFx.AutoCreate.None;
+            opts.AutoCreateSchemaObjects = asSchemaOwner ? JasperFx.AutoCreate.CreateOrUpdate : JasperFx.AutoCreate.None;
             opts.DatabaseSchemaName = schema;
             opts.UseSystemTextJsonForSerialization(Weasel.Core.EnumStorage.AsString, Weasel.Core.Casing.Default);
 
@@ -146,7 +145,7 @@ public static class PantheonApp
             opts.ApplicationAssembly = typeof(PantheonAppMarker).Assembly;
             opts.Discovery.IncludeAssembly(typeof(ProviderKeyCipher).Assembly);
             opts.EnableRelayOfUserName = true; // the token's sub becomes the session's user name on every event
-            opts.AutoBuildMessageStorageOnStartup = asOwner ? JasperFx.AutoCreate.CreateOrUpdate : JasperFx.AutoCreate.None;
+            opts.AutoBuildMessageStorageOnStartup = asSchemaOwner ? JasperFx.AutoCreate.CreateOrUpdate : JasperFx.AutoCreate.None;
             opts.Policies.AutoApplyTransactions();
             // Message handlers (the saga, the reconciler) act for no user: they enter the system path by name.
             opts.Policies.AddMiddleware(typeof(SystemWork));
