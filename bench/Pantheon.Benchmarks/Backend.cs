@@ -10,7 +10,7 @@ public static class Backend
     {
         var root = Root();
         var output = PublishDirectory;
-        var publish = Process.Start("dotnet", ["publish", Path.Combine(root, "src", "Pantheon.Web"), "-c", "Release", "-o", output, "--nologo", "-v", "quiet"])!;
+        var publish = Process.Start("dotnet", ["publish", Path.Combine(root, "src", "Pantheon.Web"), "-c", "Release", "-r", "linux-x64", "--self-contained", "-o", output, "--nologo", "-v", "quiet"])!;
         await publish.WaitForExitAsync();
         if (publish.ExitCode != 0) throw new InvalidOperationException("dotnet publish failed");
 

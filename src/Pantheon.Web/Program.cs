@@ -8,7 +8,7 @@ if (args is ["audit", "export", ..])
     var configuration = new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory)
         .AddJsonFile("appsettings.json", optional: true).AddJsonFile($"appsettings.{environment}.json", optional: true)
         .AddEnvironmentVariables().Build();
-    return await Pantheon.Web.Audit.EventExport.RunAsync(configuration, args[2..]);
+    return Pantheon.Web.Audit.EventExport.Run(configuration, args[2..]);
 }
 
 var builder = WebApplication.CreateBuilder(args);

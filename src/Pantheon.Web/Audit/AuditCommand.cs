@@ -54,11 +54,11 @@ public sealed class AuditCommand : JasperFxAsyncCommand<AuditInput>
             case "export":
                 // Program runs 'audit export' without a host (EventExport); this path serves a host that is already built.
                 var configuration = host.Services.GetRequiredService<IConfiguration>();
-                await using (var stdout = Console.OpenStandardOutput())
-                    await EventExport.WriteAsync(configuration.GetConnectionString(PantheonApp.ConnectionStringName)!,
+                using (var stdout = Console.OpenStandardOutput())
+                    EventExport.Write(configuration.GetConnectionString(PantheonApp.ConnectionStringName)!,
                         configuration["Marten:Schema"] ?? "pantheon",
                         new EventExport.Filter(Time(input.FromFlag), Time(input.ToFlag), input.StreamFlag is null ? null : Guid.Parse(input.StreamFlag)),
-                        stdout, CancellationToken.None);
+                        stdout);
                 return true;
             default:
                 await Console.Error.WriteLineAsync("usage: audit project {id} [--at time|version] | audit export [--from time] [--to time] [--stream id]");

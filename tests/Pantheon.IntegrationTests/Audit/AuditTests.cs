@@ -184,8 +184,8 @@ public class AuditTests(AppFixture app)
 
         using var output = new MemoryStream();
         var store = app.Host.Services.GetRequiredService<IDocumentStore>();
-        await Pantheon.Web.Audit.EventExport.WriteAsync(TestDatabase.ConnectionString, store.Options.DatabaseSchemaName,
-            new Pantheon.Web.Audit.EventExport.Filter(null, null, stream), output, CancellationToken.None);
+        Pantheon.Web.Audit.EventExport.Write(TestDatabase.ConnectionString, store.Options.DatabaseSchemaName,
+            new Pantheon.Web.Audit.EventExport.Filter(null, null, stream), output);
         var text = System.Text.Encoding.UTF8.GetString(output.ToArray());
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).ToList();
 
