@@ -174,7 +174,10 @@ public sealed partial class FakeProvider : IAsyncDisposable
                     modality = string.Join('+', m.InputModalities) + "->text", input_modalities = m.InputModalities,
                     output_modalities = new[] { "text" }, tokenizer = "Other", instruct_type = (string?)null,
                 },
-                pricing = new { prompt = "0.0000025", completion = "0.00001", request = "0", image = "0", web_search = "0", internal_reasoning = "0" },
+                pricing = new
+                {
+                    prompt = "0.0000025", completion = "0.00001", request = "0", image = "0", web_search = "0", internal_reasoning = "0",
+                },
                 top_provider = new { context_length = 128000, max_completion_tokens = 16384, is_moderated = false },
                 per_request_limits = (object?)null,
                 supported_parameters = new[] { "max_tokens", "temperature", "top_p", "tools", "tool_choice", "stop", "seed" },

@@ -45,7 +45,9 @@ public static class ModelInputs
     public static IReadOnlyList<string>? Declared(TurnTarget target, ModelCatalogue? catalogue) =>
         target.InputModalities ?? (CatalogueId(target) is { } id ? catalogue?.Of(id) : null);
 
-    /// <summary>What a configured model (an id of <c>Chat:Models</c>) takes, as OpenRouter's catalogue says; null when it does not say.</summary>
+    /// <summary>
+    /// What a configured model (an id of <c>Chat:Models</c>) takes, as OpenRouter's catalogue says; null when it does not say.
+    /// </summary>
     public static IReadOnlyList<string>? Declared(string modelId, ModelCatalogue? catalogue) =>
         ModelRoute.For(modelId) is var route ? Declared(new TurnTarget(route.Provider, route.Model, null, null), catalogue) : null;
 

@@ -30,7 +30,8 @@ public sealed record TurnRules(string DefaultModel, int HistoryBudgetCharacters)
 /// <see cref="KeyId"/> null is the system's key for a provider, or no key for an endpoint. <see cref="InputModalities"/>: what a
 /// custom model's user declared it takes (null: not declared, or not a custom model).
 /// </summary>
-public sealed record TurnTarget(string Provider, string Model, string? Endpoint, Guid? KeyId, IReadOnlyList<string>? InputModalities = null);
+public sealed record TurnTarget(
+    string Provider, string Model, string? Endpoint, Guid? KeyId, IReadOnlyList<string>? InputModalities = null);
 
 /// <summary>A turn that may go ahead: what to send, where, and the conversation it belongs to.</summary>
 public sealed record Turn(

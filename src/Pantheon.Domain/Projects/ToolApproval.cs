@@ -31,7 +31,8 @@ public sealed record ToolApproval(string Mode, IReadOnlyList<string> Tools)
         {
             var unknown = tools.Where(t => t is null || !ToolNames.All.Contains(t)).ToList();
             return unknown.Count > 0
-                ? (null, $"{Expected}; unknown: {string.Join(", ", unknown.Select(t => t ?? "null"))} (known: {string.Join(", ", ToolNames.All)}).")
+                ? (null, $"{Expected}; unknown: {string.Join(", ", unknown.Select(t => t ?? "null"))} "
+                    + $"(known: {string.Join(", ", ToolNames.All)}).")
                 : (new ToolApproval(Listed, tools.Distinct().Select(t => t!).ToList()), null);
         }
         return word switch

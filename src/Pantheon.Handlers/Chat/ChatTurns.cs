@@ -87,9 +87,8 @@ public sealed class ChatTurns(
             conversationId, version,
             ProjectIsTheirs: message.ProjectId is null || project?.OwnerId == userId,
             settings?.PreferredModel, settings?.ModelParameters,
-            setup.Models.Select(m =>
-                new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new(), m.InputModalities))
-                .ToList(),
+            setup.Models.Select(m => new CustomModel(
+                m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new(), m.InputModalities)).ToList(),
             userKeys.Keys.Where(k => userKeys.Secrets.Any(s => s.Id == k.Id))
                 .Select(k => new UsableKey(k.Id, k.Provider, k.CreatedAt)).ToList(),
             keys.ProvidersWithSystemKey,

@@ -102,7 +102,8 @@ public sealed class OpenRouterCatalogue(ChatDefaults settings, TimeProvider time
     /// </summary>
     public static ModelCatalogue Parse(JsonElement answer)
     {
-        if (answer.ValueKind != JsonValueKind.Object || !answer.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        if (answer.ValueKind != JsonValueKind.Object || !answer.TryGetProperty("data", out var data)
+            || data.ValueKind != JsonValueKind.Array)
             throw new InvalidDataException("The answer has no \"data\" array of models.");
         var models = new Dictionary<string, IReadOnlyList<string>>();
         foreach (var model in data.EnumerateArray())

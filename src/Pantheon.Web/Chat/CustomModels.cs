@@ -21,8 +21,8 @@ namespace Pantheon.Web.Chat;
 
 /// <summary>A custom model; <see cref="InputModalities"/> what its user declared it takes (null: not declared).</summary>
 public record CustomModelResponse(
-    Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters, DateTimeOffset CreatedAt,
-    string[]? InputModalities)
+    Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters,
+    DateTimeOffset CreatedAt, string[]? InputModalities)
 {
     public static CustomModelResponse From(CustomModelView v) =>
         new(v.Id, v.ModelId, v.Provider, v.Endpoint, v.KeyId, v.Parameters, v.CreatedAt, v.InputModalities);
@@ -33,7 +33,8 @@ public record CustomModelResponse(
 /// whether an agent's screenshots reach the model as images.
 /// </summary>
 public sealed record AddCustomModel(
-    string? ModelId, string? Provider, string? Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters, List<string?>? InputModalities = null)
+    string? ModelId, string? Provider, string? Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters,
+    List<string?>? InputModalities = null)
 {
     public const string OpenAiCompatible = "openai-compatible";
 
@@ -107,15 +108,16 @@ public static class AddCustomModelEndpoint
         var id = Guid.CreateVersion7();
         var added = new CustomModelAdded(id, principal.UserId(), command.ModelId!, command.Provider!, command.Endpoint!, command.KeyId,
             command.Parameters, time.GetUtcNow(), ModelInputs.Normalized(command.InputModalities));
-        return (new CustomModelCreated(id, added.ModelId, added.Provider, added.Endpoint, added.KeyId, added.Parameters, added.At, added.InputModalities),
+        return (new CustomModelCreated(id, added.ModelId, added.Provider, added.Endpoint, added.KeyId, added.Parameters, added.At,
+                added.InputModalities),
             MartenOps.StartStream<CustomModelView>(id, added));
     }
 }
 
 /// <summary>201 with the new model's <c>Location</c>.</summary>
 public sealed record CustomModelCreated(
-    Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters, DateTimeOffset CreatedAt,
-    string[]? InputModalities)
+    Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters,
+    DateTimeOffset CreatedAt, string[]? InputModalities)
     : CustomModelResponse(Id, ModelId, Provider, Endpoint, KeyId, Parameters, CreatedAt, InputModalities), IHttpAware
 {
     public void Apply(HttpContext context)
@@ -165,7 +167,8 @@ public static class ListModelsEndpoint
             .Zip(defaults.Models, (route, id) => new ModelResponse(id, route.Provider,
                 providersWithKey.Contains(route.Provider) || keys.HasSystemKey(route.Provider), false, ModelInputs.Declared(id, known)));
         var custom = (await session.Query<CustomModelView>().Where(m => m.UserId == userId).ToListAsync(ct))
-            .Select(m => new ModelResponse(m.ModelId, m.Provider, m.KeyId is null || own.Any(k => k.Id == m.KeyId), true, m.InputModalities));
+            .Select(m => new ModelResponse(
+                m.ModelId, m.Provider, m.KeyId is null || own.Any(k => k.Id == m.KeyId), true, m.InputModalities));
         return configured.Concat(custom).ToList();
     }
 }

@@ -39,8 +39,11 @@ public class CustomModelInputsTests(AppFixture app)
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
         var created = await (await app.Host.Send(HttpMethod.Post, "/api/user/models", token,
-            new { model_id = "seeing", provider = "openai-compatible", endpoint = Endpoint, input_modalities = new[] { "image", "text", "image" } },
-            status: 201)).ReadAsJsonAsync<JsonElement>();
+            new
+            {
+                model_id = "seeing", provider = "openai-compatible", endpoint = Endpoint,
+                input_modalities = new[] { "image", "text", "image" },
+            }, status: 201)).ReadAsJsonAsync<JsonElement>();
         Modalities(created).ShouldBe(["text", "image"]);
         await app.Host.Send(HttpMethod.Post, "/api/user/models", token,
             new { model_id = "undeclared", provider = "openai-compatible", endpoint = Endpoint }, status: 201);
@@ -69,6 +72,25 @@ public class CustomModelInputsTests(AppFixture app)
     }
 
     [Fact]
+    public async Task the_catalogue_is_read_again_once_chat_catalogue_refresh_minutes_have_passed()
+    {
+        await using var openRouter = await FakeProvider.StartAsync();
+        var settings = TestSettings.Base();
+        settings["Chat:BaseUrls:openrouter"] = openRouter.BaseUrl.ToString().TrimEnd('/') + "/api/v1";
+        settings["Chat:CatalogueRefreshMinutes"] = "0"; // due again at once: each list starts a read, and shows the one in hand
+        await using var host = await AppFixture.StartAsync(settings);
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        async Task<List<string?>?> Mini() => Modalities((await host.GetJson<JsonElement>("/api/models", token)).EnumerateArray()
+            .Single(m => m.GetProperty("id").GetString() == "openrouter/openai/gpt-4o-mini"));
+
+        (await Eventually.Get(Mini, m => m is not null, TimeSpan.FromSeconds(15), "the catalogue to be read"))
+            .ShouldBe(["text", "image", "file"]);
+        openRouter.Catalogue = [new CatalogueModel("openai/gpt-4o-mini", "text")];
+        await Eventually.Get(Mini, m => m is ["text"], TimeSpan.FromSeconds(15), "the changed catalogue to be read");
+        openRouter.CatalogueReads.ShouldBeGreaterThan(1);
+    }
+
+    [Fact]
     public async Task a_custom_model_recorded_before_input_modalities_existed_still_loads_as_undeclared()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
@@ -94,5 +116,7 @@ public class CustomModelInputsTests(AppFixture app)
     }
 
     private static List<string?>? Modalities(JsonElement model) =>
-        model.GetProperty("input_modalities") is { ValueKind: JsonValueKind.Array } array ? [.. array.EnumerateArray().Select(m => m.GetString())] : null;
+        model.GetProperty("input_modalities") is { ValueKind: JsonValueKind.Array } array
+            ? [.. array.EnumerateArray().Select(m => m.GetString())]
+            : null;
 }

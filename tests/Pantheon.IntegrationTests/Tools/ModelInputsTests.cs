@@ -85,7 +85,8 @@ public class ModelInputsTests(ToolsFixture tools)
     }
 
     /// <summary>An agent turn on <paramref name="model"/> that takes one screenshot; the messages of its last model call.</summary>
-    private async Task<List<JsonElement>> ScreenshotTurn(DesktopProject project, string model, IAlbaHost? host = null, FakeProvider? fake = null)
+    private async Task<List<JsonElement>> ScreenshotTurn(
+        DesktopProject project, string model, IAlbaHost? host = null, FakeProvider? fake = null)
     {
         (host, fake) = (host ?? Host, fake ?? Fake);
         fake.Behavior = new FakeBehavior();
