@@ -26,6 +26,20 @@ public sealed record FakeBehavior
     public bool Echo { get; init; }
 }
 
+/// <summary>A model of the fake OpenRouter's catalogue (<c>GET /api/v1/models</c>): its id and what it takes as input.</summary>
+public sealed record CatalogueModel(string Id, params string[] InputModalities)
+{
+    /// <summary>The fake's catalogue: models that take images and models that take text only, under their OpenRouter ids.</summary>
+    public static readonly IReadOnlyList<CatalogueModel> Default =
+    [
+        new("openai/gpt-4o", "text", "image", "file"),
+        new("openai/gpt-4o-mini", "text", "image", "file"),
+        new("anthropic/claude-3.5-sonnet", "text", "image", "file"),
+        new("meta-llama/llama-3.1-70b-instruct", "text"),
+        new("mistralai/mistral-7b-instruct", "text"),
+    ];
+}
+
 /// <summary>A tool call a scripted model makes: the tool, its arguments (serialized as the JSON object), and its id.</summary>
 public sealed record ScriptedCall(string Name, object Arguments, string? Id = null);
 
@@ -55,6 +69,17 @@ public sealed partial class FakeProvider : IAsyncDisposable
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
     public FakeBehavior Behavior { get; set; } = new();
 
+    /// <summary>What <c>GET /api/v1/models</c> lists, as OpenRouter's catalogue does.</summary>
+    public IReadOnlyList<CatalogueModel> Catalogue { get; set; } = CatalogueModel.Default;
+
+    /// <summary>When set, <c>GET /api/v1/models</c> answers this status with OpenRouter's error body.</summary>
+    public int? CatalogueStatus { get; set; }
+
+    private int _catalogueReads;
+
+    /// <summary>Requests for the catalogue (kept apart from <see cref="Requests"/>: a backend reads it in the background).</summary>
+    public int CatalogueReads => Volatile.Read(ref _catalogueReads);
+
     /// <summary>The rounds a scripted model answers with, one per request, in order.</summary>
     public ConcurrentQueue<ScriptedRound> Script { get; } = new();
 
@@ -80,6 +105,7 @@ public sealed partial class FakeProvider : IAsyncDisposable
         foreach (var path in new[] { "/v1/chat/completions", "/api/v1/chat/completions", "/v1beta/openai/chat/completions" })
             app.MapPost(path, ctx => fake.Handle(ctx, fake.OpenAiHandler));
         app.MapPost("/v1/messages", ctx => fake.Handle(ctx, fake.AnthropicHandler));
+        app.MapGet("/api/v1/models", fake.OpenRouterModels);
         await app.StartAsync();
         fake.BaseUrl = new Uri(app.Urls.Single().TrimEnd('/') + "/");
         return fake;
@@ -123,6 +149,40 @@ public sealed partial class FakeProvider : IAsyncDisposable
         {
             Interlocked.Increment(ref _aborted); // the client went away (cancelled, timed out, or cut the reply)
         }
+    }
+
+    /// <summary>
+    /// OpenRouter's <c>GET /models</c>: <c>{"data": [...]}</c>, each model with its id, name, pricing, context and
+    /// <c>architecture</c> (<c>modality</c> such as <c>text+image->text</c>, <c>input_modalities</c>, <c>output_modalities</c>).
+    /// </summary>
+    private async Task OpenRouterModels(HttpContext ctx)
+    {
+        Interlocked.Increment(ref _catalogueReads);
+        if (CatalogueStatus is { } status)
+        {
+            await Error(ctx, status, new { error = new { code = status, message = $"Fake failure {status}" } });
+            return;
+        }
+        await Json(ctx, new
+        {
+            data = Catalogue.Select(m => new
+            {
+                id = m.Id, canonical_slug = m.Id, name = m.Id, created = 1715558400, description = $"The fake's {m.Id}.",
+                context_length = 128000,
+                architecture = new
+                {
+                    modality = string.Join('+', m.InputModalities) + "->text", input_modalities = m.InputModalities,
+                    output_modalities = new[] { "text" }, tokenizer = "Other", instruct_type = (string?)null,
+                },
+                pricing = new
+                {
+                    prompt = "0.0000025", completion = "0.00001", request = "0", image = "0", web_search = "0", internal_reasoning = "0",
+                },
+                top_provider = new { context_length = 128000, max_completion_tokens = 16384, is_moderated = false },
+                per_request_limits = (object?)null,
+                supported_parameters = new[] { "max_tokens", "temperature", "top_p", "tools", "tool_choice", "stop", "seed" },
+            }),
+        });
     }
 
     private async Task OpenAi(HttpContext ctx, JsonElement request, FakeBehavior b)

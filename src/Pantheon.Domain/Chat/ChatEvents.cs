@@ -23,9 +23,12 @@ public sealed record UsageRecorded(string UserId, string Provider, string Model,
 /// <summary>The user cleared the conversation; earlier turns are no longer sent or shown.</summary>
 public sealed record ChatCleared(Guid ConversationId, string UserId, DateTimeOffset At);
 
-/// <summary>A user's own OpenAI-compatible model.</summary>
+/// <summary>
+/// A user's own OpenAI-compatible model; <see cref="InputModalities"/> what the user declared it takes (<c>text</c>, <c>image</c>),
+/// null when they declared nothing (and in every event recorded before the declaration existed).
+/// </summary>
 public sealed record CustomModelAdded(
     Guid Id, string UserId, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, System.Text.Json.JsonElement>? Parameters,
-    DateTimeOffset At);
+    DateTimeOffset At, string[]? InputModalities = null);
 
 public sealed record CustomModelRemoved(Guid Id, string UserId, DateTimeOffset At);

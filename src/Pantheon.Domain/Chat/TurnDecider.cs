@@ -6,8 +6,12 @@ namespace Pantheon.Domain.Chat;
 public sealed record SendMessage(
     string UserId, string Message, Guid? ProjectId, string? Model, ModelParameters? Parameters, bool Tools = false);
 
-/// <summary>A user's own OpenAI-compatible model, as a turn may route to it.</summary>
-public sealed record CustomModel(string ModelId, string Endpoint, Guid? KeyId, ModelParameters Parameters);
+/// <summary>
+/// A user's own OpenAI-compatible model, as a turn may route to it; <see cref="InputModalities"/> what its user declared it takes
+/// (null: not declared).
+/// </summary>
+public sealed record CustomModel(
+    string ModelId, string Endpoint, Guid? KeyId, ModelParameters Parameters, IReadOnlyList<string>? InputModalities = null);
 
 /// <summary>A user's provider key whose secret still exists (revoking destroys it).</summary>
 public sealed record UsableKey(Guid Id, string Provider, DateTimeOffset CreatedAt);
@@ -23,9 +27,11 @@ public sealed record TurnRules(string DefaultModel, int HistoryBudgetCharacters)
 
 /// <summary>
 /// Where the call goes: a built-in provider (<see cref="Endpoint"/> null) or a user's endpoint (provider <c>custom</c>).
-/// <see cref="KeyId"/> null is the system's key for a provider, or no key for an endpoint.
+/// <see cref="KeyId"/> null is the system's key for a provider, or no key for an endpoint. <see cref="InputModalities"/>: what a
+/// custom model's user declared it takes (null: not declared, or not a custom model).
 /// </summary>
-public sealed record TurnTarget(string Provider, string Model, string? Endpoint, Guid? KeyId);
+public sealed record TurnTarget(
+    string Provider, string Model, string? Endpoint, Guid? KeyId, IReadOnlyList<string>? InputModalities = null);
 
 /// <summary>A turn that may go ahead: what to send, where, and the conversation it belongs to.</summary>
 public sealed record Turn(
@@ -68,7 +74,7 @@ public static class TurnDecider
         {
             if (custom.KeyId is { } id && state.Keys.All(k => k.Id != id))
                 return new TurnRefused(RefusalReason.CustomModelKeyRevoked, $"The key of custom model '{modelId}' was revoked.");
-            target = new TurnTarget(Turn.CustomProvider, custom.ModelId, custom.Endpoint, custom.KeyId);
+            target = new TurnTarget(Turn.CustomProvider, custom.ModelId, custom.Endpoint, custom.KeyId, custom.InputModalities);
             saved = custom.Parameters.Over(saved);
         }
         else

@@ -12,9 +12,6 @@ public sealed record ToolApproval(string Mode, IReadOnlyList<string> Tools)
 
     public static readonly ToolApproval None = new(Never, []);
 
-    /// <summary>The tools of the tools API (<c>src/Pantheon.Tools</c>): what a list may name.</summary>
-    public static IReadOnlyList<string> KnownTools => ToolNames.All;
-
     public const string Expected = "tool_approval must be \"never\", \"always\" or a list of tool names";
 
     public bool Needs(string tool) => Mode switch
@@ -24,14 +21,18 @@ public sealed record ToolApproval(string Mode, IReadOnlyList<string> Tools)
         _ => false,
     };
 
-    /// <summary>The setting from its JSON form: <c>"never"</c>, <c>"always"</c> or a list of tool names; or why not.</summary>
+    /// <summary>
+    /// The setting from its JSON form: <c>"never"</c>, <c>"always"</c> or a list of the tools API's tool names
+    /// (<see cref="ToolNames.All"/>); or why not.
+    /// </summary>
     public static (ToolApproval? Approval, string? Error) From(string? word, IReadOnlyList<string?>? tools)
     {
         if (tools is not null)
         {
-            var unknown = tools.Where(t => t is null || !KnownTools.Contains(t)).ToList();
+            var unknown = tools.Where(t => t is null || !ToolNames.All.Contains(t)).ToList();
             return unknown.Count > 0
-                ? (null, $"{Expected}; unknown: {string.Join(", ", unknown.Select(t => t ?? "null"))} (known: {string.Join(", ", KnownTools)}).")
+                ? (null, $"{Expected}; unknown: {string.Join(", ", unknown.Select(t => t ?? "null"))} "
+                    + $"(known: {string.Join(", ", ToolNames.All)}).")
                 : (new ToolApproval(Listed, tools.Distinct().Select(t => t!).ToList()), null);
         }
         return word switch

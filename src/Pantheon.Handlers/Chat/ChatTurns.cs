@@ -40,7 +40,8 @@ public sealed record TurnOutcome(Turn Turn, Reply? Reply, ProviderFailure? Failu
 /// </summary>
 public sealed class ChatTurns(
     IDocumentStore store, ActorSessions sessions, ChatSetupCache setups, ConversationCache conversations, ProviderKeys keys,
-    ChatClients clients, ChatDefaults defaults, BudgetLedger budgets, IToolHost toolHost, ToolApprovals approvals, TimeProvider time, ILogger<ChatTurns> logger)
+    ChatClients clients, ChatDefaults defaults, BudgetLedger budgets, IToolHost toolHost, ToolApprovals approvals,
+    OpenRouterCatalogue catalogue, TimeProvider time, ILogger<ChatTurns> logger)
 {
     // The newest turns whose running length fits the budget: the rest of a long conversation is never read.
     private readonly string _contextSql =
@@ -86,8 +87,8 @@ public sealed class ChatTurns(
             conversationId, version,
             ProjectIsTheirs: message.ProjectId is null || project?.OwnerId == userId,
             settings?.PreferredModel, settings?.ModelParameters,
-            setup.Models.Select(m =>
-                new CustomModel(m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new())).ToList(),
+            setup.Models.Select(m => new CustomModel(
+                m.ModelId, m.Endpoint, m.KeyId, ModelParameters.FromJson(m.Parameters).Parameters ?? new(), m.InputModalities)).ToList(),
             userKeys.Keys.Where(k => userKeys.Secrets.Any(s => s.Id == k.Id))
                 .Select(k => new UsableKey(k.Id, k.Provider, k.CreatedAt)).ToList(),
             keys.ProvidersWithSystemKey,
@@ -102,12 +103,14 @@ public sealed class ChatTurns(
         AgentRun? agent = null;
         if (message.Tools && project is not null) // tools need a project (validated), and a turn on another's was refused
         {
+            // Whether screenshots go as images: for a model OpenRouter serves, its catalogue says (read while the tools are listed).
+            var known = ModelInputs.CatalogueId(turn.Target) is null ? Task.FromResult<ModelCatalogue?>(null) : catalogue.GetAsync();
             try
             {
                 var session = await toolHost.OpenAsync(project.Id, ct);
                 agent = new AgentRun(session, new ToolApproval(project.ToolApproval, project.ApprovalTools), approvals,
                     new AgentRules(defaults.MaxToolRounds, TimeSpan.FromSeconds(defaults.ApprovalTimeoutSeconds)), setup.Budgeted,
-                    ModelInputs.TakesImages(turn, defaults.TextOnlyModels));
+                    ModelInputs.TakesImages(turn, await known, defaults.TextOnlyModels));
             }
             catch (ToolsUnavailableException e)
             {

@@ -20,9 +20,16 @@ public sealed class ChatDefaults
 
     /// <summary>
     /// Models that take no images (<c>Chat:TextOnlyModels</c>, ids as in <see cref="Models"/>, a user's custom models by their
-    /// id): an agent's screenshot reaches them as a line that says it was taken, not as an image. Every other model gets it.
+    /// id): an agent's screenshot reaches them as a line that says it was taken, not as an image. Only for models whose own
+    /// metadata says nothing: a custom model's declared <c>input_modalities</c>, OpenRouter's catalogue for its models.
     /// </summary>
     public List<string> TextOnlyModels { get; set; } = ["openrouter/meta-llama/llama-3.1-70b-instruct"];
+
+    /// <summary>
+    /// How long OpenRouter's model catalogue (<c>GET {BaseUrls:openrouter}/models</c>), read at its first need, is used before
+    /// it is read again in the background (<c>Chat:CatalogueRefreshMinutes</c>).
+    /// </summary>
+    public int CatalogueRefreshMinutes { get; set; } = 60;
 
     /// <summary>Base URLs by provider; tests point them at a loopback fake.</summary>
     public Dictionary<string, string> BaseUrls { get; set; } = new()

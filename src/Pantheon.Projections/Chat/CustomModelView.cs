@@ -15,6 +15,8 @@ public sealed class CustomModelView
     public Guid? KeyId { get; set; }
     public Dictionary<string, JsonElement>? Parameters { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>What the user declared the model takes; null: not declared.</summary>
+    public string[]? InputModalities { get; set; }
 }
 
 public sealed partial class CustomModelViewProjection : SingleStreamProjection<CustomModelView, Guid>
@@ -22,7 +24,7 @@ public sealed partial class CustomModelViewProjection : SingleStreamProjection<C
     public CustomModelView Create(CustomModelAdded e) => new()
     {
         Id = e.Id, UserId = e.UserId, ModelId = e.ModelId, Provider = e.Provider, Endpoint = e.Endpoint, KeyId = e.KeyId,
-        Parameters = e.Parameters, CreatedAt = e.At,
+        Parameters = e.Parameters, CreatedAt = e.At, InputModalities = e.InputModalities,
     };
 
     public bool ShouldDelete(CustomModelRemoved e) => true;

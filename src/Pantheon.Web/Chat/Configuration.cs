@@ -18,6 +18,8 @@ public static class Configuration
         services.AddSingleton(Pantheon.Domain.Chat.DestinationPolicy.From(chat.AllowedPrivateNetworks));
         services.AddSingleton<ProviderKeys>();
         services.AddSingleton<ChatClients>();
+        // What OpenRouter's models take (images or not), read at its first need and kept for Chat:CatalogueRefreshMinutes.
+        services.AddSingleton<OpenRouterCatalogue>();
         services.AddSingleton<ChatTurns>();
         // Agent turns: the project's tools over MCP, approvals any process may answer, the project waited for.
         services.AddSingleton<IToolHost, McpToolHost>();

@@ -19,13 +19,22 @@ using Wolverine.Marten;
 
 namespace Pantheon.Web.Chat;
 
-public record CustomModelResponse(Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters, DateTimeOffset CreatedAt)
+/// <summary>A custom model; <see cref="InputModalities"/> what its user declared it takes (null: not declared).</summary>
+public record CustomModelResponse(
+    Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters,
+    DateTimeOffset CreatedAt, string[]? InputModalities)
 {
-    public static CustomModelResponse From(CustomModelView v) => new(v.Id, v.ModelId, v.Provider, v.Endpoint, v.KeyId, v.Parameters, v.CreatedAt);
+    public static CustomModelResponse From(CustomModelView v) =>
+        new(v.Id, v.ModelId, v.Provider, v.Endpoint, v.KeyId, v.Parameters, v.CreatedAt, v.InputModalities);
 }
 
-/// <summary><c>POST /api/user/models</c>.</summary>
-public sealed record AddCustomModel(string? ModelId, string? Provider, string? Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters)
+/// <summary>
+/// <c>POST /api/user/models</c>; <see cref="InputModalities"/> (optional, OpenRouter's words <c>text</c> and <c>image</c>) says
+/// whether an agent's screenshots reach the model as images.
+/// </summary>
+public sealed record AddCustomModel(
+    string? ModelId, string? Provider, string? Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters,
+    List<string?>? InputModalities = null)
 {
     public const string OpenAiCompatible = "openai-compatible";
 
@@ -42,6 +51,10 @@ public sealed record AddCustomModel(string? ModelId, string? Provider, string? E
                 var (parameters, error) = ModelParameters.FromJson(values);
                 if (error is not null) context.AddFailure("parameters", error);
                 foreach (var (field, message) in parameters?.Errors("parameters") ?? []) context.AddFailure(field, message);
+            });
+            RuleFor(x => x.InputModalities).Custom((modalities, context) =>
+            {
+                if (ModelInputs.Invalid(modalities) is { } error) context.AddFailure("input_modalities", error);
             });
         }
     }
@@ -93,15 +106,19 @@ public static class AddCustomModelEndpoint
     public static (CustomModelCreated, IStartStream) Post(AddCustomModel command, ClaimsPrincipal principal, TimeProvider time)
     {
         var id = Guid.CreateVersion7();
-        var added = new CustomModelAdded(id, principal.UserId(), command.ModelId!, command.Provider!, command.Endpoint!, command.KeyId, command.Parameters, time.GetUtcNow());
-        return (new CustomModelCreated(id, added.ModelId, added.Provider, added.Endpoint, added.KeyId, added.Parameters, added.At),
+        var added = new CustomModelAdded(id, principal.UserId(), command.ModelId!, command.Provider!, command.Endpoint!, command.KeyId,
+            command.Parameters, time.GetUtcNow(), ModelInputs.Normalized(command.InputModalities));
+        return (new CustomModelCreated(id, added.ModelId, added.Provider, added.Endpoint, added.KeyId, added.Parameters, added.At,
+                added.InputModalities),
             MartenOps.StartStream<CustomModelView>(id, added));
     }
 }
 
 /// <summary>201 with the new model's <c>Location</c>.</summary>
-public sealed record CustomModelCreated(Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters, DateTimeOffset CreatedAt)
-    : CustomModelResponse(Id, ModelId, Provider, Endpoint, KeyId, Parameters, CreatedAt), IHttpAware
+public sealed record CustomModelCreated(
+    Guid Id, string ModelId, string Provider, string Endpoint, Guid? KeyId, Dictionary<string, JsonElement>? Parameters,
+    DateTimeOffset CreatedAt, string[]? InputModalities)
+    : CustomModelResponse(Id, ModelId, Provider, Endpoint, KeyId, Parameters, CreatedAt, InputModalities), IHttpAware
 {
     public void Apply(HttpContext context)
     {
@@ -126,21 +143,32 @@ public static class RemoveCustomModelEndpoint
     }
 }
 
-public sealed record ModelResponse(string Id, string Provider, bool HasKey, bool Custom);
+/// <summary>
+/// A model <c>GET /api/models</c> offers; <see cref="InputModalities"/> what it takes as far as its metadata says (a custom
+/// model's declaration, OpenRouter's catalogue for its models), null when nothing says.
+/// </summary>
+public sealed record ModelResponse(string Id, string Provider, bool HasKey, bool Custom, IReadOnlyList<string>? InputModalities);
 
 public static class ListModelsEndpoint
 {
-    /// <summary>The configured models and the caller's own, each with whether a call would find a key.</summary>
+    /// <summary>
+    /// The configured models and the caller's own, each with whether a call would find a key and what it takes. OpenRouter's
+    /// catalogue as it is in hand: this never waits for it (a first read starts, and a later list shows it).
+    /// </summary>
     [WolverineGet("/api/models", OperationId = "ListModels")]
-    public static async Task<IReadOnlyList<ModelResponse>> Get(ClaimsPrincipal principal, IQuerySession session, ChatDefaults defaults, ProviderKeys keys, CancellationToken ct)
+    public static async Task<IReadOnlyList<ModelResponse>> Get(ClaimsPrincipal principal, IQuerySession session, ChatDefaults defaults,
+        ProviderKeys keys, OpenRouterCatalogue catalogue, CancellationToken ct)
     {
         var userId = principal.UserId();
         var own = await session.Query<ProviderKeyView>().Where(k => k.UserId == userId).ToListAsync(ct);
         var providersWithKey = own.Select(k => k.Provider).ToHashSet();
+        var known = defaults.Models.Any(id => ModelRoute.For(id).Provider == Providers.OpenRouter) ? catalogue.Peek() : null;
         var configured = defaults.Models.Select(id => ModelRoute.For(id))
-            .Zip(defaults.Models, (route, id) => new ModelResponse(id, route.Provider, providersWithKey.Contains(route.Provider) || keys.HasSystemKey(route.Provider), false));
+            .Zip(defaults.Models, (route, id) => new ModelResponse(id, route.Provider,
+                providersWithKey.Contains(route.Provider) || keys.HasSystemKey(route.Provider), false, ModelInputs.Declared(id, known)));
         var custom = (await session.Query<CustomModelView>().Where(m => m.UserId == userId).ToListAsync(ct))
-            .Select(m => new ModelResponse(m.ModelId, m.Provider, m.KeyId is null || own.Any(k => k.Id == m.KeyId), true));
+            .Select(m => new ModelResponse(
+                m.ModelId, m.Provider, m.KeyId is null || own.Any(k => k.Id == m.KeyId), true, m.InputModalities));
         return configured.Concat(custom).ToList();
     }
 }

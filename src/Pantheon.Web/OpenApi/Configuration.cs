@@ -16,6 +16,7 @@ public static class Configuration
         {
             options.AddSchemaTransformer<RequiredProperties>();
             options.AddSchemaTransformer<ToolApprovalSchema>();
+            options.AddSchemaTransformer<InputModalitiesSchema>();
             options.AddOperationTransformer<OperationConventions>();
             options.AddDocumentTransformer<DocumentConventions>();
         });

@@ -2,13 +2,14 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Pantheon.Domain.Projects;
+using Pantheon.Domain.Tools;
 using Pantheon.Web.Projects;
 
 namespace Pantheon.Web.OpenApi;
 
 /// <summary>
 /// A project's <c>tool_approval</c> (<see cref="ToolApprovalSetting"/>, JSON in C#) is one of: a mode (<c>never</c> | <c>always</c>) or a list of the
-/// tools API's tool names (<see cref="ToolApproval.KnownTools"/>, the names the tools API registers).
+/// tools API's tool names (<see cref="ToolNames.All"/>, the names the tools API registers).
 /// </summary>
 internal sealed class ToolApprovalSchema : IOpenApiSchemaTransformer
 {
@@ -30,7 +31,7 @@ internal sealed class ToolApprovalSchema : IOpenApiSchemaTransformer
                 Type = JsonSchemaType.Array,
                 Items = new OpenApiSchema
                 {
-                    Type = JsonSchemaType.String, Enum = [.. ToolApproval.KnownTools.Select(t => (JsonNode)JsonValue.Create(t))],
+                    Type = JsonSchemaType.String, Enum = [.. ToolNames.All.Select(t => (JsonNode)JsonValue.Create(t))],
                 },
             },
         ];

@@ -48,6 +48,15 @@ public class TurnDeciderTests
     }
 
     [Fact]
+    public void a_custom_models_declared_input_modalities_go_with_its_target()
+    {
+        var custom = new CustomModel("seeing", "https://models.example/v1", null, new ModelParameters(), ["text", "image"]);
+        var target = Plan(State(custom: [custom]), "seeing").ShouldBeOfType<TurnPlanned>().Turn.Target;
+        target.InputModalities.ShouldBe(["text", "image"]);
+        Plan(State(systemKeys: "openrouter"), "openrouter/x/y").ShouldBeOfType<TurnPlanned>().Turn.Target.InputModalities.ShouldBeNull();
+    }
+
+    [Fact]
     public void a_project_that_is_not_the_users_and_a_custom_model_whose_key_is_gone_are_refused()
     {
         Plan(State(projectIsTheirs: false)).ShouldBeOfType<TurnRefused>().Reason.ShouldBe(RefusalReason.ProjectNotFound);

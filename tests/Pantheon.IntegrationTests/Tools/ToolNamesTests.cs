@@ -1,6 +1,5 @@
 using System.Reflection;
 using ModelContextProtocol.Server;
-using Pantheon.Domain.Projects;
 using Pantheon.Domain.Tools;
 using Pantheon.Tools.Mcp;
 
@@ -26,6 +25,5 @@ public class ToolNamesTests
         registered.ShouldAllBe(name => name != null);
         registered.ShouldBeUnique();
         registered.Order().ShouldBe(ToolNames.All.Order());
-        ToolApproval.KnownTools.ShouldBe(ToolNames.All);
     }
 }

@@ -109,7 +109,7 @@ public class OpenApiTests(AppFixture app)
     }
 
     [Fact]
-    public async Task tool_approval_is_a_mode_or_a_list_of_the_tools_api_tool_names()
+    public async Task tool_approval_is_a_mode_or_a_list_of_the_tools_api_tool_names_and_input_modalities_text_or_image()
     {
         var schemas = (await Document())["components"]!["schemas"]!;
         Required(schemas["SetProjectSettings"]).ShouldBe(["tool_approval"]);
@@ -126,6 +126,11 @@ public class OpenApiTests(AppFixture app)
             oneOf[1]!["items"]!["type"]!.GetValue<string>().ShouldBe("string", type);
             oneOf[1]!["items"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()).ShouldBe(Pantheon.Domain.Tools.ToolNames.All, type);
         }
+        // A custom model's declared input modalities are OpenRouter's words, and only those it takes from a user.
+        var modalities = schemas["AddCustomModel"]!["properties"]!["input_modalities"]!;
+        modalities["items"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()).ShouldBe(["text", "image"]);
+        schemas["CustomModelResponse"]!["properties"]!["input_modalities"].ShouldNotBeNull();
+        schemas["ModelResponse"]!["properties"]!["input_modalities"]!["items"]!["enum"].ShouldBeNull();
         // Any JSON elsewhere (a custom model's parameters) stays any JSON.
         schemas["JsonElement"]?["oneOf"].ShouldBeNull();
     }

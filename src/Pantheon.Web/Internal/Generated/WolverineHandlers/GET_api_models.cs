@@ -16,14 +16,16 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class GET_api_models : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly Pantheon.Handlers.Chat.OpenRouterCatalogue _openRouterCatalogue;
         private readonly Pantheon.Handlers.Chat.ProviderKeys _providerKeys;
         private readonly Pantheon.Handlers.Settings.ChatDefaults _chatDefaults;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public GET_api_models(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Pantheon.Handlers.Chat.ProviderKeys providerKeys, Pantheon.Handlers.Settings.ChatDefaults chatDefaults, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public GET_api_models(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Pantheon.Handlers.Chat.OpenRouterCatalogue openRouterCatalogue, Pantheon.Handlers.Chat.ProviderKeys providerKeys, Pantheon.Handlers.Settings.ChatDefaults chatDefaults, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _openRouterCatalogue = openRouterCatalogue;
             _providerKeys = providerKeys;
             _chatDefaults = chatDefaults;
             _outboxedSessionFactory = outboxedSessionFactory;
@@ -39,7 +41,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "Pantheon.Web.Chat.ListModelsEndpoint").SetTag("http.route", "/api/models").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var modelResponseIReadOnlyList_response = await Pantheon.Web.Chat.ListModelsEndpoint.Get(httpContext.User, ((Marten.IQuerySession)documentSession), _chatDefaults, _providerKeys, httpContext.RequestAborted).ConfigureAwait(false);
+            var modelResponseIReadOnlyList_response = await Pantheon.Web.Chat.ListModelsEndpoint.Get(httpContext.User, ((Marten.IQuerySession)documentSession), _chatDefaults, _providerKeys, _openRouterCatalogue, httpContext.RequestAborted).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, modelResponseIReadOnlyList_response, 404);
