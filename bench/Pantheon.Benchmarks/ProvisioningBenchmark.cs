@@ -6,12 +6,13 @@ using Microsoft.AspNetCore.TestHost;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Projects;
 using Pantheon.Web.Auth;
 
 namespace Pantheon.Benchmarks;
 
-// Time from POST /api/projects to `ready` for the test image, against the same network and two containers
-// created straight through the Docker API with Docker.DotNet, in the same run, alternating. Reports medians and
+// Time from POST /api/projects to `ready` for the test image, against the same network and two containers, with the
+// options Pantheon gives them, created straight through the Docker API with Docker.DotNet, in the same run, alternating. Reports medians and
 // their ratio, one at a time and 8 at once. Usage (PostgreSQL and Docker up, e.g. after ./test.sh):
 //   dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count=20] [parallel=8]
 public static class ProvisioningBenchmark
@@ -83,6 +84,8 @@ public static class ProvisioningBenchmark
             return elapsed;
         }
 
+        var (projects, vms) = (new ProjectSettings(), new VmSettings());
+        const long CpuPeriod = DockerVmHost.CpuPeriodMicroseconds;
         var directSubnets = new SubnetPool("172.31.0.0/16").All().Select(s => s.Cidr).ToList();
         var nextDirect = 0;
         async Task<TimeSpan> Direct()
@@ -98,12 +101,15 @@ public static class ProvisioningBenchmark
                 Name = $"bench-{id}", Driver = "bridge", Internal = true, Labels = labels, CheckDuplicate = true,
                 IPAM = new IPAM { Config = [new IPAMConfig { Subnet = subnet.Cidr, Gateway = subnet.Gateway }] },
             });
-            async Task<string> Run(string name, string image, string ip, IList<string>? cmd, IList<string> binds)
+            async Task<string> Run(string name, string image, string ip, IList<string>? cmd, HostConfig host, string? user = null)
             {
+                host.NetworkMode = $"bench-{id}";
+                host.SecurityOpt = ["no-new-privileges:true"];
+                host.RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No };
                 var container = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
                 {
-                    Name = name, Image = image, Cmd = cmd, Labels = labels,
-                    HostConfig = new HostConfig { Binds = binds, NetworkMode = $"bench-{id}" },
+                    Name = name, Image = image, Cmd = cmd, Labels = labels, User = user, HostConfig = host,
+                    StopTimeout = TimeSpan.FromSeconds(1),
                     NetworkingConfig = new NetworkingConfig
                     {
                         EndpointsConfig = new Dictionary<string, EndpointSettings> { [$"bench-{id}"] = new() { IPAMConfig = new EndpointIPAMConfig { IPv4Address = ip } } },
@@ -112,14 +118,28 @@ public static class ProvisioningBenchmark
                 await docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters());
                 return container.ID;
             }
-            await Run($"bench-{id:N}-files", "pantheon/file-server:latest", subnet.SharedFolder, ["httpd", "-f", "-p", "8888", "-h", "/srv"], [$"{folder}:/srv:ro"]);
-            var vm = await Run($"bench-{id:N}-vm", "pantheon/test-vm:latest", subnet.Vm, null, [$"{folder}:/shared"]);
+            // The containers Pantheon makes, with the same options (ProjectProvisioning): the file server locked down and
+            // bounded, the VM bounded and with a /storage volume. The ratio is then what Pantheon adds, not what those
+            // options cost the engine.
+            await Run($"bench-{id:N}-files", "pantheon/file-server:latest", subnet.SharedFolder, projects.FileServerCommand, new HostConfig
+            {
+                Binds = [$"{folder}:/srv:ro"], CapDrop = ["ALL"], ReadonlyRootfs = true, Memory = projects.FileServerMemoryBytes,
+                CPUPeriod = CpuPeriod, CPUQuota = (long)(projects.FileServerCpus * CpuPeriod), PidsLimit = projects.FileServerPidsLimit,
+            }, projects.FileServerUser);
+            await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = $"bench-{id:N}-storage", Labels = labels });
+            var vm = await Run($"bench-{id:N}-vm", "pantheon/test-vm:latest", subnet.Vm, null, new HostConfig
+            {
+                Binds = [$"{folder}:{vms.SharedFolderMount}"],
+                Mounts = [new Mount { Type = "volume", Source = $"bench-{id:N}-storage", Target = vms.StorageMount }],
+                Memory = vms.MemoryBytes ?? 0, CPUPeriod = CpuPeriod, CPUQuota = (long)((vms.Cpus ?? 0) * CpuPeriod), PidsLimit = vms.PidsLimit,
+            });
             while ((await docker.Containers.InspectContainerAsync(vm)).State.Health?.Status != "healthy") await Task.Delay(PollMilliseconds);
             var elapsed = watch.Elapsed;
 
             var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"pantheon.bench={id}"] = true } };
             foreach (var c in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }))
-                await docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true });
+                await docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });
+            await docker.Volumes.RemoveAsync($"bench-{id:N}-storage", force: true);
             await docker.Networks.DeleteNetworkAsync(network.ID);
             Directory.Delete(folder, recursive: true);
             return elapsed;
