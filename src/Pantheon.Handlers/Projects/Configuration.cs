@@ -20,7 +20,8 @@ public static class ProjectConfiguration
     {
         opts.Projections.Add<ProjectViewProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<ProjectView>().Index(x => x.OwnerId);
-        opts.Schema.For<SubnetLease>().Index(x => x.ProjectId);
+        // One lease per project, across every backend process: a step that ran twice at once on two nodes leases once.
+        opts.Schema.For<SubnetLease>().UniqueIndex(x => x.ProjectId);
         opts.Schema.For<ProjectProvisioning>();
 
         var activity = new Table(new PostgresqlObjectName(opts.DatabaseSchemaName, ProjectActivity.Table,

@@ -16,7 +16,8 @@ public sealed class SubnetLease
 public sealed class SubnetPoolExhaustedException(string pool) : Exception($"The subnet pool {pool} has no free /24 left.");
 
 /// <summary>Leases subnets from the pool. Each attempt commits on its own, so a collision with another process is
-/// seen at once and the next free subnet tried.</summary>
+/// seen at once and the next free subnet tried. A project holds at most one lease (a unique index on its id): of two
+/// runs of one project's step at once, on two nodes, the second to commit reads the first's lease and keeps it.</summary>
 public sealed class SubnetLeases(ActorSessions sessions, ProjectSettings settings, TimeProvider time)
 {
     private const int MaxCollisions = 64;
@@ -39,9 +40,9 @@ public sealed class SubnetLeases(ActorSessions sessions, ProjectSettings setting
                 await session.SaveChangesAsync(ct);
                 return free;
             }
-            catch (DocumentAlreadyExistsException)
+            catch (Exception e) when (e is DocumentAlreadyExistsException || e.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
             {
-                // Another process leased this subnet between our read and our insert: read again.
+                // Another process leased this subnet, or one for this project, between our read and our insert: read again.
             }
         }
         throw new InvalidOperationException($"Could not lease a subnet for project {projectId} after {MaxCollisions} collisions.");
