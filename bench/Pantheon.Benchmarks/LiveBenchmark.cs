@@ -158,7 +158,7 @@ public static class LiveBenchmark
 
         var binary = Backend.Binary;
         // Peak RSS from GNU time (%M, KiB): the export's memory must stay flat whatever the number of events.
-        async Task<(TimeSpan Elapsed, long Lines, long PeakKiB)> Run(bool pgo, params string[] args)
+        async Task<(TimeSpan Elapsed, long Lines, long PeakKiB)> Run(params string[] args)
         {
             var info = new ProcessStartInfo("/usr/bin/time", ["-f", "peak-rss-kib %M", binary, "audit", "export", .. args])
             {
@@ -171,7 +171,6 @@ public static class LiveBenchmark
             info.Environment["Auth__SigningKey"] = SigningKey;
             info.Environment["Auth__AllowSymmetricKey"] = "true";
             info.Environment["Projects__ReconcilerEnabled"] = "false";
-            if (!pgo) info.Environment["DOTNET_TieredPGO"] = "0";
             var watch = Stopwatch.StartNew();
             using var process = Process.Start(info)!;
             var errors = process.StandardError.ReadToEndAsync();
@@ -187,14 +186,11 @@ public static class LiveBenchmark
             var peak = error.Split('\n').Where(l => l.StartsWith("peak-rss-kib ")).Select(l => long.Parse(l[13..])).Single();
             return (elapsed, lines, peak);
         }
-        // Each run twice: as the backend runs by default, and with dynamic PGO off (DOTNET_TieredPGO=0), whose instrumented
-        // tier costs a one-shot process more than it gains it.
-        for (var run = 1; run <= 6; run++)
+        for (var run = 1; run <= 3; run++)
         {
-            var pgo = run % 2 == 1;
-            var (startup, _, emptyPeak) = await Run(pgo, "--stream", Guid.NewGuid().ToString()); // the same process exporting nothing
-            var (elapsed, count, peak) = await Run(pgo);
-            Console.WriteLine($"export run {(run + 1) / 2}{(pgo ? "" : " (DOTNET_TieredPGO=0)")}: {count} events in {elapsed.TotalSeconds:F2} s ({count / elapsed.TotalSeconds:F0} events/s end to end; " +
+            var (startup, _, emptyPeak) = await Run("--stream", Guid.NewGuid().ToString()); // the same process exporting nothing
+            var (elapsed, count, peak) = await Run();
+            Console.WriteLine($"export run {run}: {count} events in {elapsed.TotalSeconds:F2} s ({count / elapsed.TotalSeconds:F0} events/s end to end; " +
                               $"{count / (elapsed - startup).TotalSeconds:F0} events/s past the {startup.TotalSeconds:F2} s start-up); " +
                               $"peak RSS {peak / 1024.0:F1} MiB (exporting nothing: {emptyPeak / 1024.0:F1} MiB)");
         }

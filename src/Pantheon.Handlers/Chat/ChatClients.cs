@@ -1,4 +1,5 @@
 using System.ClientModel;
+using System.Collections.Concurrent;
 using System.ClientModel.Primitives;
 using Microsoft.Extensions.AI;
 using OpenAI;
@@ -23,17 +24,31 @@ public sealed class ChatClients(ChatDefaults settings, DestinationPolicy destina
 
     private readonly HttpClient _custom = new(GuardedConnections.Handler(destinations)) { Timeout = Timeout.InfiniteTimeSpan };
 
-    public IChatClient ForProvider(string provider, string model, string? key)
-    {
-        var baseUrl = settings.BaseUrls.TryGetValue(provider, out var url) ? url
-            : throw new InvalidOperationException($"No base URL is configured for provider '{provider}' (Chat:BaseUrls:{provider}).");
-        return provider == Providers.Anthropic
-            ? new AnthropicChatClient(Http, new Uri(baseUrl), key ?? "", model)
-            : OpenAiCompatible(Http, baseUrl, model, key);
-    }
+    // Clients are thread-safe and cost a pipeline each to build: one per (route, model, key), made on first use. Bounded by
+    // forgetting them all when full; a revoked key's client just goes unused.
+    private const int MaxClients = 4096;
+    private readonly ConcurrentDictionary<(string Route, string Model, string? Key), IChatClient> _clients = new();
+
+    public IChatClient ForProvider(string provider, string model, string? key) =>
+        Cached(("provider:" + provider, model, key), k =>
+        {
+            var baseUrl = settings.BaseUrls.TryGetValue(provider, out var url) ? url
+                : throw new InvalidOperationException($"No base URL is configured for provider '{provider}' (Chat:BaseUrls:{provider}).");
+            return provider == Providers.Anthropic
+                ? new AnthropicChatClient(Http, new Uri(baseUrl), k.Key ?? "", k.Model)
+                : OpenAiCompatible(Http, baseUrl, k.Model, k.Key);
+        });
 
     /// <summary>A user's custom endpoint: resolved and checked at connect time, no redirects followed.</summary>
-    public IChatClient ForEndpoint(string endpoint, string model, string? key) => OpenAiCompatible(_custom, endpoint, model, key);
+    public IChatClient ForEndpoint(string endpoint, string model, string? key) =>
+        Cached(("endpoint:" + endpoint, model, key), k => OpenAiCompatible(_custom, endpoint, k.Model, k.Key));
+
+    private IChatClient Cached((string Route, string Model, string? Key) key, Func<(string Route, string Model, string? Key), IChatClient> make)
+    {
+        if (_clients.TryGetValue(key, out var client)) return client;
+        if (_clients.Count >= MaxClients) _clients.Clear();
+        return _clients.GetOrAdd(key, make);
+    }
 
     private static IChatClient OpenAiCompatible(HttpClient http, string baseUrl, string model, string? key) =>
         new OpenAIClient(new ApiKeyCredential(key ?? "none"), new OpenAIClientOptions
