@@ -41,8 +41,9 @@ public static class EventExport
         }
         var connection = configuration.GetConnectionString(PantheonApp.ConnectionStringName)
             ?? throw new InvalidOperationException($"ConnectionStrings:{PantheonApp.ConnectionStringName} is not configured.");
-        // File descriptor 1 as a plain file: Console's stream would take the console's lock and set up the terminal.
-        using var output = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        // Console's stream, not a plain file on descriptor 1: piped into a reader that stops early (`| head`), it ends quietly
+        // where a file would throw a broken pipe.
+        using var output = Console.OpenStandardOutput();
         Write(connection, configuration["Marten:Schema"] ?? "pantheon", filter, output);
         return 0;
     }
