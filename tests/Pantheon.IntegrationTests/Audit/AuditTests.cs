@@ -168,6 +168,30 @@ public class AuditTests(AppFixture app)
     }
 
     [Fact]
+    public async Task an_export_whose_reader_stops_early_ends_quietly()
+    {
+        // One row far larger than a pipe holds (64 KiB), so the export is still writing when its reader goes, as with `| head`.
+        var stream = Guid.CreateVersion7();
+        await using (var session = app.Host.Services.GetRequiredService<IDocumentStore>().LightweightSession())
+        {
+            session.Events.StartStream(stream, Build(typeof(Pantheon.Domain.Keys.KeyAdded),
+                i => i == nameof(Pantheon.Domain.Keys.KeyAdded.Name) ? new string('x', 1 << 20) : $"early-{i}"));
+            await session.SaveChangesAsync();
+        }
+
+        using var export = PantheonCli.Start(TestSettings.Base(), "audit", "export", "--stream", stream.ToString());
+        var error = export.StandardError.ReadToEndAsync();
+        var first = new byte[16];
+        (await export.StandardOutput.BaseStream.ReadAtLeastAsync(first, first.Length)).ShouldBe(first.Length);
+        export.StandardOutput.Close();
+        await export.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+
+        System.Text.Encoding.UTF8.GetString(first).ShouldStartWith("{\"sequence\":");
+        (await error).ShouldNotContain("Unhandled exception");
+        export.ExitCode.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task the_export_blanks_every_secret_field_of_every_event_type_that_has_one_even_in_a_row_larger_than_its_buffer()
     {
         // One event of each type with secrets, every string field a value of its own (a secret's must never leave),

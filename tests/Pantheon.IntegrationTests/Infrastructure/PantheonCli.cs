@@ -7,6 +7,16 @@ public static class PantheonCli
 {
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(IReadOnlyDictionary<string, string?> settings, params string[] args)
     {
+        using var process = Start(settings, args);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>The command line started, its standard output and error redirected for the caller to read.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string?> settings, params string[] args)
+    {
         var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Pantheon.Web.dll"), .. args])
         {
             WorkingDirectory = Path.Combine(RepositoryRoot(), "src", "Pantheon.Web"),
@@ -15,12 +25,7 @@ public static class PantheonCli
         };
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         foreach (var (key, value) in settings) info.Environment[key.Replace(":", "__")] = value ?? "";
-
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        return (process.ExitCode, await output, await error);
+        return Process.Start(info)!;
     }
 
     public static string RepositoryRoot()
