@@ -43,9 +43,13 @@ public class SubnetLeaseTests(AppFixture app)
     {
         var projectId = Guid.NewGuid();
         var leases = app.Host.Services.GetRequiredService<SubnetLeases>();
-        var subnet = await leases.LeaseAsync(projectId, [], default);
-        var other = new SubnetPool(app.Host.Services.GetRequiredService<ProjectSettings>().SubnetPool).All()
-            .First(s => s.Cidr != subnet.Cidr);
+        await leases.LeaseAsync(projectId, [], default);
+        // A subnet no project holds (leases are taken from the pool's start), so that only the project's own lease can refuse it.
+        List<string> held;
+        await using (var query = app.Host.Services.GetRequiredService<IDocumentStore>().QuerySession())
+            held = (await query.Query<SubnetLease>().Select(l => l.Id).ToListAsync()).ToList();
+        var other = new SubnetPool(app.Host.Services.GetRequiredService<ProjectSettings>().SubnetPool).All().Reverse()
+            .First(s => !held.Contains(s.Cidr));
 
         try
         {
@@ -54,7 +58,8 @@ public class SubnetLeaseTests(AppFixture app)
             Exception? refused = null;
             try { await session.SaveChangesAsync(); }
             catch (Exception e) { refused = e; }
-            refused.ShouldNotBeNull("a second lease for one project was stored").ToString().ShouldContain("23505");
+            // The index on the project's id refused it (Marten names the index in the error), not the subnet's primary key.
+            refused.ShouldNotBeNull("a second lease for one project was stored").ToString().ShouldContain("mt_doc_subnetlease_uidx_project_id");
         }
         finally
         {
