@@ -16,7 +16,8 @@ namespace Pantheon.Tools.Mcp;
 /// argument. A refusal or failure is a tool error (<c>isError</c>) whose text says why.
 /// </summary>
 [McpServerToolType]
-public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles files, VmScreen screen, ToolsSettings settings)
+public sealed class ProjectTools(
+    IHttpContextAccessor http, SharedFolderFiles files, VmScreen screen, ProjectDirectory directory, ToolsSettings settings)
 {
     private ToolProject Project => ToolCallerContext.Get(http.HttpContext);
 
@@ -112,15 +113,17 @@ public sealed class ProjectTools(IHttpContextAccessor http, SharedFolderFiles fi
 
     [McpServerTool(Name = ToolNames.ProjectInfo, ReadOnly = true, Idempotent = true, OpenWorld = false)]
     [Description("The project's name, status and addresses.")]
-    public Task<CallToolResult> ProjectInfo() => Guard(() =>
+    public Task<CallToolResult> ProjectInfo(CancellationToken ct) => Guard(async () =>
     {
-        var p = Project;
+        // Read past the directory's cache: a status that changed within its time (a VM just ready) is reported as it is now.
+        var p = await directory.CurrentAsync(Project.Id, ct)
+            ?? throw new McpException("the project is no longer live: it failed or is being deleted");
         var info = new
         {
             project_id = p.Id, name = p.Name, status = p.Status.ToString().ToLowerInvariant(), subnet = p.Subnet.Cidr,
             vm_address = p.VmAddress, tools_api_url = p.Subnet.ToolsApiUrl, shared_folder_url = p.Subnet.SharedFolderUrl,
         };
-        return Task.FromResult(Result(JsonSerializer.Serialize(info, ToolsJson.Options)));
+        return Result(JsonSerializer.Serialize(info, ToolsJson.Options));
     });
 
     private static CallToolResult Result(string text, ContentBlock? extra = null) =>

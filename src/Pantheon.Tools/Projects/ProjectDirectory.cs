@@ -43,6 +43,12 @@ public sealed class ProjectDirectory(IDocumentStore store, ToolsSettings setting
             ?? (await LiveAsync(true, ct)).FirstOrDefault(p => p.Subnet.ToolsApi == address);
     }
 
+    /// <summary>
+    /// The project as the backend's view has it now, past the cache: for what a tool reports (its status may have changed
+    /// within the cache's time); null once it is no longer live.
+    /// </summary>
+    public async Task<ToolProject?> CurrentAsync(Guid id, CancellationToken ct) => (await LiveAsync(true, ct)).FirstOrDefault(p => p.Id == id);
+
     public async Task<ToolProject?> FindAsync(Guid id, CancellationToken ct) =>
         (await LiveAsync(false, ct)).FirstOrDefault(p => p.Id == id) ?? (await LiveAsync(true, ct)).FirstOrDefault(p => p.Id == id);
 }
