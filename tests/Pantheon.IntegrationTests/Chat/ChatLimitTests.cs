@@ -15,8 +15,9 @@ public sealed class ChatLimitsFixture : AppFixture
         settings["Chat:DefaultModel"] = DefaultModel;
         settings["Chat:MaxMessageCharacters"] = "50";
         settings["Chat:MaxReplyCharacters"] = "40";
-        settings["Chat:IdleTimeoutSeconds"] = "1";
-        settings["Chat:MaxReplySeconds"] = "5";
+        // Margins of a second or more around each limit: a loaded 2-core machine can hold a chunk back for most of one.
+        settings["Chat:IdleTimeoutSeconds"] = "2";
+        settings["Chat:MaxReplySeconds"] = "8";
         settings["Chat:HistoryBudgetCharacters"] = "40";
     }
 }
@@ -92,7 +93,7 @@ public class ChatLimitTests(ChatLimitsFixture app)
     public async Task a_provider_silent_between_chunks_past_the_idle_limit_is_a_504_naming_it()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        Fake.Behavior = new FakeBehavior { Reply = "slow words", StreamChunkDelay = TimeSpan.FromSeconds(1.8) };
+        Fake.Behavior = new FakeBehavior { Reply = "slow words", StreamChunkDelay = TimeSpan.FromSeconds(4) };
         var result = await app.Host.Send(HttpMethod.Post, "/api/chat", token, new { message = "hi" }, status: 504);
         Fake.Behavior = new FakeBehavior();
         (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("limit").GetString().ShouldBe("Chat:IdleTimeoutSeconds");
@@ -103,7 +104,8 @@ public class ChatLimitTests(ChatLimitsFixture app)
     public async Task a_reply_that_takes_longer_than_the_total_limit_is_a_504_naming_it()
     {
         var token = TestSettings.TokenFor(TestSettings.NewUser());
-        Fake.Behavior = new FakeBehavior { Reply = "a b c d e f g h i j k l m n o p", StreamChunkDelay = TimeSpan.FromMilliseconds(400) };
+        // 16 chunks 0.8 s apart: each gap well inside the idle limit, the whole past the total limit.
+        Fake.Behavior = new FakeBehavior { Reply = "a b c d e f g h i j k l m n o p", StreamChunkDelay = TimeSpan.FromMilliseconds(800) };
         var result = await app.Host.Send(HttpMethod.Post, "/api/chat", token, new { message = "hi" }, status: 504);
         Fake.Behavior = new FakeBehavior();
         (await result.ReadAsJsonAsync<JsonElement>()).GetProperty("limit").GetString().ShouldBe("Chat:MaxReplySeconds");
