@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Npgsql;
@@ -10,9 +11,9 @@ namespace Pantheon.Web.Audit;
 
 /// <summary>
 /// <c>audit export</c>: every matching event as one JSON line (sequence, time, stream, type, user, correlation id, data),
-/// streamed from one query straight into a <see cref="Utf8JsonWriter"/>. The stored JSON is transcoded token by token
-/// (property names to the API's snake_case, secret fields blanked) instead of being turned into .NET objects and back,
-/// and no host is built: the command needs a connection string, nothing else. Memory stays flat at any size.
+/// streamed from one binary COPY straight into output bytes (<see cref="ExportJson"/>). The stored JSON is copied byte by
+/// byte (property names to the API's snake_case, secret fields blanked) instead of being turned into .NET objects and
+/// back, and no host is built: the command needs a connection string, nothing else. Memory stays flat at any size.
 /// The I/O is synchronous on purpose: one thread reads the socket and writes the output, so no continuation hops
 /// through the thread pool, whose idle workers would otherwise spin for work on the cores PostgreSQL is using.
 /// </summary>
@@ -23,11 +24,6 @@ public static class EventExport
     /// <summary>The event types (Marten's names) whose stored fields are secrets, by stored field name.</summary>
     private static readonly Dictionary<string, HashSet<string>> Secrets = AuditText.SecretFields.ToDictionary(
         f => Naming.ConvertName(f.Key.Name), f => f.Value.ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);
-
-    private static readonly JsonEncodedText Redacted = JsonEncodedText.Encode("[redacted]");
-    private static readonly JsonEncodedText Sequence = JsonEncodedText.Encode("sequence"), Time = JsonEncodedText.Encode("time"),
-        Stream = JsonEncodedText.Encode("stream"), Type = JsonEncodedText.Encode("type"), User = JsonEncodedText.Encode("user"),
-        Correlation = JsonEncodedText.Encode("correlation_id"), Data = JsonEncodedText.Encode("data");
 
     public sealed record Filter(DateTimeOffset? From, DateTimeOffset? To, Guid? Stream);
 
@@ -50,11 +46,10 @@ public static class EventExport
 
     public static void Write(string connectionString, string schema, Filter filter, Stream output)
     {
-        using var connection = new NpgsqlConnection(connectionString);
-        connection.Open();
+        using var source = ExportSource(connectionString);
+        using var connection = source.OpenConnection();
         // COPY in binary: rows arrive as length-prefixed fields, read in place from one buffer, never as .NET objects.
         using var rows = connection.BeginRawBinaryCopy(Copy(schema, filter));
-        using var json = new Utf8JsonWriter(System.IO.Stream.Null, new JsonWriterOptions { SkipValidation = true });
         var lines = new ArrayBufferWriter<byte>(OutputChunk * 2);
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
@@ -72,7 +67,7 @@ public static class EventExport
                 }
                 if (headerRead)
                 {
-                    var (consumed, done) = WriteRows(buffer.AsSpan(parsed, filled - parsed), json, lines);
+                    var (consumed, done) = WriteRows(buffer.AsSpan(parsed, filled - parsed), lines);
                     parsed += consumed;
                     if (lines.WrittenCount >= OutputChunk || done || read == 0)
                     {
@@ -108,17 +103,35 @@ public static class EventExport
 
     private const int OutputChunk = 1 << 16;
 
+    /// <summary>
+    /// The export's one connection: no pool to keep, none of the type mappings a query's parameters and results need (a
+    /// binary COPY read in place uses none of them), and no load of the database's types (a query over <c>pg_type</c>
+    /// that a first connection otherwise runs).
+    /// </summary>
+    internal static NpgsqlDataSource ExportSource(string connectionString)
+    {
+        var builder = new NpgsqlSlimDataSourceBuilder(connectionString);
+        builder.ConnectionStringBuilder.Pooling = false;
+        builder.ConnectionStringBuilder.ReadBufferSize = 1 << 16;
+        builder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
+        return builder.Build();
+    }
+
     // PGCOPY\n\377\r\n\0, then 32-bit flags and the length of a header extension.
     private static readonly byte[] CopySignature = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', 10, 255, 13, 10, 0];
     private const int CopyHeaderLength = 19;
 
     private static readonly DateTime PostgresEpoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
+    // The per-row methods are compiled optimised on their first call: a one-shot process that runs them 100,000 times
+    // would otherwise run them unoptimised first, then compile them again in the background while it works.
+
     /// <summary>
     /// Writes every whole row of <paramref name="rows"/> as a JSON line; answers how many bytes it used and whether it
     /// reached the end of the copy. A row cut off by the end of the buffer waits for the next read.
     /// </summary>
-    private static (int Consumed, bool Done) WriteRows(ReadOnlySpan<byte> rows, Utf8JsonWriter json, ArrayBufferWriter<byte> lines)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (int Consumed, bool Done) WriteRows(ReadOnlySpan<byte> rows, ArrayBufferWriter<byte> lines)
     {
         var consumed = 0;
         Span<Field> fields = stackalloc Field[Columns];
@@ -140,7 +153,7 @@ public static class EventExport
                 if (row.Length < at + length) return (consumed, false);
                 at += length;
             }
-            WriteRow(row, fields, json, lines);
+            WriteRow(row[..at], fields, lines);
             consumed += at;
         }
     }
@@ -154,27 +167,46 @@ public static class EventExport
         public Range Range => new(Start, Start + Length);
     }
 
-    private static void WriteRow(ReadOnlySpan<byte> row, ReadOnlySpan<Field> fields, Utf8JsonWriter json, ArrayBufferWriter<byte> lines)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteRow(ReadOnlySpan<byte> row, ReadOnlySpan<Field> fields, ArrayBufferWriter<byte> lines)
     {
-        json.Reset(lines);
-        json.WriteStartObject();
-        json.WriteNumber(Sequence, BinaryPrimitives.ReadInt64BigEndian(row[fields[0].Range]));
+        // Room for the worst case: every byte of the row escaped, the names, and a redaction per secret field.
+        var secrets = SecretsOf(row[fields[3].Range]);
+        var into = lines.GetSpan(row.Length * ExportJson.Growth + 256 + (secrets?.Count ?? 0) * ExportJson.RedactedLength);
+        var at = 0;
+        Put("{\"sequence\":"u8, into, ref at);
+        BinaryPrimitives.ReadInt64BigEndian(row[fields[0].Range]).TryFormat(into[at..], out var digits, provider: CultureInfo.InvariantCulture);
+        at += digits;
         // timestamptz: microseconds since 2000-01-01 UTC, the value Npgsql would read.
-        Span<byte> time = stackalloc byte[TimestampLength];
-        json.WritePropertyName(Time);
-        json.WriteRawValue(time[..Timestamp(BinaryPrimitives.ReadInt64BigEndian(row[fields[1].Range]), time)], skipInputValidation: true);
-        if (fields[2].IsNull) json.WriteNull(Stream); else json.WriteString(Stream, new Guid(row[fields[2].Range], bigEndian: true));
-        var type = row[fields[3].Range];
-        json.WriteString(Type, type);
-        WriteNullableString(json, User, row, fields[4]);
-        WriteNullableString(json, Correlation, row, fields[5]);
-        json.WritePropertyName(Data);
+        Put(",\"time\":"u8, into, ref at);
+        at += Timestamp(BinaryPrimitives.ReadInt64BigEndian(row[fields[1].Range]), into[at..]);
+        Put(",\"stream\":"u8, into, ref at);
+        if (fields[2].IsNull) Put("null"u8, into, ref at);
+        else
+        {
+            into[at++] = (byte)'"';
+            new Guid(row[fields[2].Range], bigEndian: true).TryFormat(into[at..], out var written, "D");
+            at += written;
+            into[at++] = (byte)'"';
+        }
+        Put(",\"type\":"u8, into, ref at);
+        ExportJson.String(row[fields[3].Range], into, ref at);
+        Put(",\"user\":"u8, into, ref at);
+        NullableString(row, fields[4], into, ref at);
+        Put(",\"correlation_id\":"u8, into, ref at);
+        NullableString(row, fields[5], into, ref at);
+        Put(",\"data\":"u8, into, ref at);
         var data = row[fields[6].Range];
         if (data.Length == 0 || data[0] != 1) throw new InvalidDataException("jsonb arrived in a binary version this export does not read.");
-        Transcode(data[1..], json, SecretsOf(type));
-        json.WriteEndObject();
-        json.Flush();
-        lines.Write("\n"u8);
+        ExportJson.Transcode(data[1..], secrets, into, ref at);
+        Put("}\n"u8, into, ref at);
+        lines.Advance(at);
+    }
+
+    private static void Put(ReadOnlySpan<byte> text, Span<byte> into, ref int at)
+    {
+        text.CopyTo(into[at..]);
+        at += text.Length;
     }
 
     internal const int TimestampLength = 34; // "yyyy-MM-ddTHH:mm:ss.ffffff+00:00", quoted
@@ -185,6 +217,7 @@ public static class EventExport
     /// <see cref="DateTimeOffset"/>, with the plus sign unescaped. Written digit by digit instead of through the general
     /// formatter, which cost a row more than its JSON.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int Timestamp(long microseconds, Span<byte> into)
     {
         var time = PostgresEpoch.AddTicks(microseconds * 10);
@@ -209,16 +242,17 @@ public static class EventExport
         return at + 7;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Digits(Span<byte> into, ref int at, int value, int count)
     {
         for (var i = at + count - 1; i >= at; i--, value /= 10) into[i] = (byte)('0' + value % 10);
         at += count;
     }
 
-    private static void WriteNullableString(Utf8JsonWriter json, JsonEncodedText name, ReadOnlySpan<byte> row, Field field)
+    private static void NullableString(ReadOnlySpan<byte> row, Field field, Span<byte> into, ref int at)
     {
-        if (field.IsNull) json.WriteNull(name);
-        else json.WriteString(name, row[field.Range]);
+        if (field.IsNull) Put("null"u8, into, ref at);
+        else ExportJson.String(row[field.Range], into, ref at);
     }
 
     /// <summary>The secret fields of an event type, by its stored name in UTF-8; null for a type without any.</summary>
@@ -244,72 +278,6 @@ public static class EventExport
     }
 
     private static string Literal(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// Copies stored event JSON token by token, renaming properties as the API names them and blanking secret fields
-    /// of the top-level object: the same document that deserialising the event and serialising it for the API gives.
-    /// </summary>
-    private static void Transcode(ReadOnlySpan<byte> data, Utf8JsonWriter json, HashSet<string>? secrets)
-    {
-        var reader = new Utf8JsonReader(data);
-        var depth = 0;
-        while (reader.Read())
-        {
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.StartObject: json.WriteStartObject(); depth++; break;
-                case JsonTokenType.EndObject: json.WriteEndObject(); depth--; break;
-                case JsonTokenType.StartArray: json.WriteStartArray(); depth++; break;
-                case JsonTokenType.EndArray: json.WriteEndArray(); depth--; break;
-                case JsonTokenType.PropertyName:
-                    var name = PropertyName(ref reader);
-                    json.WritePropertyName(name.Api);
-                    if (depth == 1 && secrets?.Contains(name.Stored) == true)
-                    {
-                        reader.Read();
-                        reader.Skip();
-                        json.WriteStringValue(Redacted);
-                    }
-                    break;
-                case JsonTokenType.String when reader.ValueIsEscaped: json.WriteStringValue(reader.GetString()); break;
-                case JsonTokenType.String: json.WriteStringValue(reader.ValueSpan); break;
-                case JsonTokenType.Number: json.WriteRawValue(reader.ValueSpan, skipInputValidation: true); break;
-                case JsonTokenType.True: json.WriteBooleanValue(true); break;
-                case JsonTokenType.False: json.WriteBooleanValue(false); break;
-                case JsonTokenType.Null: json.WriteNullValue(); break;
-            }
-        }
-    }
-
-    private sealed record NameEntry(string Stored, JsonEncodedText Api);
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], NameEntry> Names = new(new Utf8Names());
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], NameEntry>.AlternateLookup<ReadOnlySpan<byte>> NamesByUtf8 =
-        Names.GetAlternateLookup<ReadOnlySpan<byte>>();
-
-    /// <summary>The property's stored and API names, from a cache looked up by the name's UTF-8 bytes as they lie in the row.</summary>
-    private static NameEntry PropertyName(ref Utf8JsonReader reader)
-    {
-        if (!reader.ValueIsEscaped && NamesByUtf8.TryGetValue(reader.ValueSpan, out var cached)) return cached;
-        var name = reader.GetString()!;
-        return Names.GetOrAdd(Encoding.UTF8.GetBytes(name), _ => new NameEntry(name, JsonEncodedText.Encode(Naming.ConvertName(name))));
-    }
-
-    /// <summary>Compares names as UTF-8 bytes, so that a name read from a row is looked up without decoding it.</summary>
-    private sealed class Utf8Names : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
-    {
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-        public int GetHashCode(byte[] name) => GetHashCode((ReadOnlySpan<byte>)name);
-        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
-        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
-
-        public int GetHashCode(ReadOnlySpan<byte> alternate)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(alternate);
-            return hash.ToHashCode();
-        }
-    }
 
     private static bool TryParse(string[] arguments, out Filter filter, out string error)
     {
