@@ -111,7 +111,8 @@ public static class ProvisioningBenchmark
                 host.RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No };
                 var container = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
                 {
-                    Name = name, Image = image, Cmd = cmd, Labels = labels, User = user, HostConfig = host, Env = env, ExposedPorts = exposed,
+                    Name = name, Image = image, Cmd = cmd, Labels = labels, User = user, HostConfig = host,
+                    Env = env, ExposedPorts = exposed,
                     StopTimeout = TimeSpan.FromSeconds(1),
                     NetworkingConfig = new NetworkingConfig
                     {
