@@ -35,9 +35,8 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
 
     public async Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct)
     {
-        if (await FindNetworkAsync(spec.Name, ct) is { } existing)
-            return AdoptNetwork(existing, spec);
-
+        // The create comes first, with no look-up before it: the engine refuses an existing name (409, CheckDuplicate) before
+        // it looks at the subnet, and that refusal leads to the same adoption (ours, on our subnet) as a look-up would.
         var parameters = new NetworksCreateParameters
         {
             Name = spec.Name,
@@ -107,14 +106,26 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         return id;
     }
 
+    /// <remarks>
+    /// A new container costs the engine calls a client would make by hand (create the volumes, create, start): the create
+    /// itself answers whether the name is taken (409), and only then is the container looked up by name, and adopted only
+    /// when its labels name this project. A redelivered step thus reuses what it made; a container of another project is
+    /// refused. With <see cref="ContainerSpec.LikelyExists"/> the look-up comes first instead.
+    /// </remarks>
     public async Task<string> EnsureContainerStartedAsync(ContainerSpec spec, CancellationToken ct)
     {
-        var existing = await FindContainerAsync(spec.Name, ct);
+        var existing = spec.LikelyExists ? await FindContainerAsync(spec.Name, ct) : null;
         if (existing is null)
         {
+            // Before the create: a mount of a missing volume would make one without our labels.
             foreach (var volume in spec.Volumes)
                 await EnsureVolumeAsync(ParseVolume(volume).Name, spec, ct);
-            existing = await CreateContainerAsync(spec, ct);
+            if (await CreateContainerAsync(spec, ct) is { } created)
+                existing = new ContainerListResponse { ID = created, Labels = Labels(spec.ProjectId, spec.Role), State = "created" };
+            else
+                // The name is taken: by an earlier run of this step (adopted, started if need be) or by someone else (refused).
+                existing = await FindContainerAsync(spec.Name, ct)
+                    ?? throw new VmHostException($"Container {spec.Name} was refused as existing but cannot be found.", transient: true);
         }
 
         var id = Adopt(existing.ID, existing.Labels, spec.ProjectId, ContainerKind, spec.Name);
@@ -290,7 +301,8 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         return containers.FirstOrDefault(c => c.Names?.Contains("/" + name) == true);
     }
 
-    private async Task<ContainerListResponse> CreateContainerAsync(ContainerSpec spec, CancellationToken ct)
+    /// <returns>The new container's id, or null when a container of that name exists (whoever made it).</returns>
+    private async Task<string?> CreateContainerAsync(ContainerSpec spec, CancellationToken ct)
     {
         var created = await Call($"Creating container {spec.Name} from {spec.Image}", async t =>
         {
@@ -299,10 +311,7 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
         }, ct);
         if (created is not null)
             logger.LogInformation("Created container {Container} ({ContainerId}) from {Image} at {Ip}", spec.Name, created.ID, spec.Image, spec.IpAddress);
-
-        // Also when the create raced another: the container with our name, whoever made it, is the one to start.
-        return await FindContainerAsync(spec.Name, ct)
-            ?? throw new VmHostException($"Container {spec.Name} was created but cannot be found.", transient: true);
+        return created?.ID;
     }
 
     private CreateContainerParameters ContainerParameters(ContainerSpec spec)
@@ -350,16 +359,12 @@ public sealed class DockerVmHost(IDockerClient docker, DockerSettings settings, 
 
     private async Task EnsureVolumeAsync(string name, ContainerSpec spec, CancellationToken ct)
     {
-        var existing = await Call($"Inspecting volume {name}", t => NullIfNotFound(docker.Volumes.InspectAsync(name, t)), ct);
-        if (existing is not null)
-        {
-            _ = Adopt(existing.Name, existing.Labels, spec.ProjectId, VolumeKind, name);
-            return;
-        }
-        // The engine answers a create of an existing volume with that volume, so a race here is harmless.
-        await Call($"Creating volume {name}",
+        // The engine answers a create of an existing volume with that volume, its own labels and all (not the ones asked
+        // for): the answer says whose it is, so no inspect is needed first, and a race between two creates is harmless.
+        var volume = await Call($"Creating volume {name}",
             t => docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Labels = Labels(spec.ProjectId, spec.Role) }, t), ct);
-        logger.LogInformation("Created volume {Volume}", name);
+        _ = Adopt(volume.Name, volume.Labels, spec.ProjectId, VolumeKind, name);
+        logger.LogInformation("Ensured volume {Volume}", name);
     }
 
     private Task RemoveContainerAsync(string id, string name, CancellationToken ct) =>

@@ -46,6 +46,12 @@ public sealed record ContainerSpec(
     public bool ReadOnlyRootFilesystem { get; init; }
     public TimeSpan? StopGracePeriod { get; init; }
     public IReadOnlyList<PortPublish> Ports { get; init; } = [];
+
+    /// <summary>
+    /// The container most likely exists already (a stopped VM started again): it is looked up before anything is created.
+    /// Otherwise the create comes first and the look-up only when the name is taken. Either way the result is the same.
+    /// </summary>
+    public bool LikelyExists { get; init; }
 }
 
 public enum ContainerHealth

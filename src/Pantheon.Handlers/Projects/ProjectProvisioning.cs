@@ -166,6 +166,7 @@ public sealed class ProjectProvisioning : Saga
             PidsLimit = vm.PidsLimit,
             StopGracePeriod = TimeSpan.FromSeconds(vm.StopGracePeriodSeconds),
             Ports = vm.ViewerPort > 0 ? [new PortPublish(vm.ViewerPort)] : [],
+            LikelyExists = project.Status == ProjectStatus.Starting, // a stopped VM started again, not a first boot
         }, ct);
         Deadline = context.Time.GetUtcNow().AddSeconds(vm.BootTimeoutSeconds);
         var messages = Advance(ProvisioningStep.WaitingForVm, new CheckVmHealth(Id), context);

@@ -103,6 +103,79 @@ public sealed class DockerVmHostTests : IAsyncLifetime
         named.ShouldHaveSingleItem().ID.ShouldBe(first);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ensuring_a_stopped_container_starts_the_same_one_whether_it_is_looked_up_first_or_not(bool likelyExists)
+    {
+        var (network, _) = await CreateNetworkAsync();
+        var spec = Container(network, "vm", TestVm, ".10") with { Volumes = [$"pt-test-{Guid.NewGuid():N}:/storage"] };
+        var first = await host.EnsureContainerStartedAsync(spec, CancellationToken.None);
+        await host.StopContainerAsync(first, TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        var again = await host.EnsureContainerStartedAsync(spec with { LikelyExists = likelyExists }, CancellationToken.None);
+
+        again.ShouldBe(first);
+        (await docker.Containers.InspectContainerAsync(first)).State.Running.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task a_container_of_that_name_belonging_to_another_project_is_a_permanent_failure_and_left_alone()
+    {
+        var (network, _) = await CreateNetworkAsync();
+        var spec = Container(network, "vm", TestVm, ".10");
+        var other = Guid.NewGuid();
+        var theirs = await docker.Containers.CreateContainerAsync(new Docker.DotNet.Models.CreateContainerParameters
+        {
+            Name = spec.Name, Image = TestVm, Labels = new Dictionary<string, string> { [PantheonLabels.ProjectId] = other.ToString("D") },
+        });
+        try
+        {
+            var error = await Should.ThrowAsync<VmHostException>(() => host.EnsureContainerStartedAsync(spec, CancellationToken.None));
+
+            error.Transient.ShouldBeFalse();
+            error.Message.ShouldContain(projectId.ToString("D"));
+            var container = await docker.Containers.InspectContainerAsync(theirs.ID);
+            container.State.Running.ShouldBeFalse();
+            container.Config.Labels[PantheonLabels.ProjectId].ShouldBe(other.ToString("D"));
+        }
+        finally
+        {
+            await docker.Containers.RemoveContainerAsync(theirs.ID, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task a_volume_of_that_name_belonging_to_another_project_is_a_permanent_failure_and_no_container_is_made()
+    {
+        var (network, _) = await CreateNetworkAsync();
+        var volume = $"pt-test-{Guid.NewGuid():N}";
+        var spec = Container(network, "vm", TestVm, ".10") with { Volumes = [$"{volume}:/storage"] };
+        var other = Guid.NewGuid();
+        await docker.Volumes.CreateAsync(new Docker.DotNet.Models.VolumesCreateParameters
+        {
+            Name = volume, Labels = new Dictionary<string, string> { [PantheonLabels.ProjectId] = other.ToString("D") },
+        });
+        try
+        {
+            var error = await Should.ThrowAsync<VmHostException>(() => host.EnsureContainerStartedAsync(spec, CancellationToken.None));
+
+            error.Transient.ShouldBeFalse();
+            error.Message.ShouldContain($"volume named {volume}");
+            (await docker.Volumes.InspectAsync(volume)).Labels[PantheonLabels.ProjectId].ShouldBe(other.ToString("D"));
+            var named = await docker.Containers.ListContainersAsync(new ContainersListParameters
+            {
+                All = true,
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [spec.Name] = true } },
+            });
+            named.ShouldBeEmpty();
+        }
+        finally
+        {
+            await docker.Volumes.RemoveAsync(volume, force: true);
+        }
+    }
+
     [Fact]
     public async Task an_image_whose_health_check_fails_reports_unhealthy()
     {
