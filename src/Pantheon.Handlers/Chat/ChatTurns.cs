@@ -196,12 +196,16 @@ public sealed class ProviderTurn
     {
         using var unrecorded = new CancellationTokenSource();
         var recording = CancelOnFailure(_recording.Committed, unrecorded);
+        var charged = Task.CompletedTask;
         TurnOutcome outcome;
         try
         {
-            outcome = _agent is null
-                ? await SettledAsync(await CallAsync(Messages(), Options(Turn.Parameters), onStep, clientGone, unrecorded.Token))
-                : await AgentAsync(_agent, recording, onStep, clientGone, unrecorded.Token);
+            if (_agent is null)
+            {
+                outcome = await CallAsync(Messages(), Options(Turn.Parameters), onStep, clientGone, unrecorded.Token);
+                charged = Charge(outcome); // awaited with the message's commit below, before anything else is recorded
+            }
+            else outcome = await AgentAsync(_agent, recording, onStep, clientGone, unrecorded.Token);
         }
         finally
         {
@@ -210,11 +214,23 @@ public sealed class ProviderTurn
             if (_agent is not null) await _agent.Session.DisposeAsync();
         }
 
+        bool committed;
         try
         {
             await recording; // the message's commit, begun before the call: the outcome goes after it
+            committed = true;
         }
         catch (Exception e) when (!clientGone.IsCancellationRequested || e is not OperationCanceledException)
+        {
+            committed = false;
+        }
+        finally
+        {
+            // The reply's charge runs beside the wait for the commit (one round trip less before the reply's end), and
+            // counts before anything after it: a charge that failed fails the turn here, as it did when it ran first.
+            await charged;
+        }
+        if (!committed)
         {
             // The message did not commit, so the call was cancelled: record the message with its failure in one go.
             var failure = ProviderFailure.NotRecorded();
@@ -232,10 +248,14 @@ public sealed class ProviderTurn
     /// <summary>The provider has spent these tokens whether or not anything after commits, so they count first.</summary>
     private async Task<TurnOutcome> SettledAsync(TurnOutcome round)
     {
-        if (round.Reply is { } reply)
-            await _hold.Settle(reply.TokensIn + reply.TokensOut is > 0 and var tokens ? tokens : null, reply.Text.Length);
+        await Charge(round);
         return round;
     }
+
+    /// <summary>Settles the hold to what the round's reply cost (a round without a reply leaves it to be given back).</summary>
+    private Task Charge(TurnOutcome round) => round.Reply is { } reply
+        ? _hold.Settle(reply.TokensIn + reply.TokensOut is > 0 and var tokens ? tokens : null, reply.Text.Length)
+        : Task.CompletedTask;
 
     private async Task<TurnOutcome> AgentAsync(
         AgentRun agent, Task recording, Func<TurnStep, Task>? onStep, CancellationToken clientGone, CancellationToken unrecorded)
