@@ -67,17 +67,15 @@ public sealed class SubnetPool
     public IEnumerable<Subnet> All() => Enumerable.Range(0, _count).Select(i => new Subnet(_first + ((uint)i << 8)));
 
     /// <summary>The lowest /24 that is neither leased nor overlapping a network the engine already has.</summary>
-    public Subnet? FirstFree(IEnumerable<string> leased, IEnumerable<string> usedByEngine)
+    public Subnet? FirstFree(IEnumerable<string> leased, IEnumerable<string> usedByEngine) =>
+        Free(leased, usedByEngine).Cast<Subnet?>().FirstOrDefault();
+
+    /// <summary>Every /24 that is neither leased nor overlapping a network the engine already has, lowest first.</summary>
+    public IEnumerable<Subnet> Free(IEnumerable<string> leased, IEnumerable<string> usedByEngine)
     {
         var taken = leased.ToHashSet(StringComparer.Ordinal);
         var used = usedByEngine.Select(c => TryParseCidr(c, out var u) ? u : ((uint, int)?)null).OfType<(uint Address, int Prefix)>().ToList();
-        foreach (var subnet in All())
-        {
-            if (taken.Contains(subnet.Cidr)) continue;
-            if (used.Any(u => Overlaps(subnet.NetworkAddress, 24, u.Address, u.Prefix))) continue;
-            return subnet;
-        }
-        return null;
+        return All().Where(subnet => !taken.Contains(subnet.Cidr) && !used.Any(u => Overlaps(subnet.NetworkAddress, 24, u.Address, u.Prefix)));
     }
 
     /// <summary>False for anything but an IPv4 CIDR (an engine's IPv6 networks cannot collide with the pool).</summary>

@@ -21,6 +21,7 @@ public sealed class SubnetPoolExhaustedException(string pool) : Exception($"The 
 public sealed class SubnetLeases(ActorSessions sessions, ProjectSettings settings, TimeProvider time)
 {
     private const int MaxCollisions = 64;
+    private const int SpreadAfterCollision = 16;
     private static readonly DatabaseActor Leasing = new DatabaseActor.System("subnet leases");
     private readonly SubnetPool _pool = new(settings.SubnetPool);
 
@@ -33,7 +34,11 @@ public sealed class SubnetLeases(ActorSessions sessions, ProjectSettings setting
             var mine = leases.FirstOrDefault(l => l.ProjectId == projectId);
             if (mine is not null) return Subnet.Parse(mine.Id); // a retried step keeps its subnet
 
-            var free = _pool.FirstFree(leases.Select(l => l.Id), usedByEngine) ?? throw new SubnetPoolExhaustedException(_pool.Cidr);
+            // The lowest free subnet first; after a collision, any of the lowest free ones: projects created at once all
+            // see the same lowest subnet, and would otherwise collide on each next one in turn.
+            var candidates = _pool.Free(leases.Select(l => l.Id), usedByEngine).Take(attempt == 0 ? 1 : SpreadAfterCollision).ToList();
+            if (candidates.Count == 0) throw new SubnetPoolExhaustedException(_pool.Cidr);
+            var free = candidates[Random.Shared.Next(candidates.Count)];
             session.Insert(new SubnetLease { Id = free.Cidr, ProjectId = projectId, LeasedAt = time.GetUtcNow() });
             try
             {
