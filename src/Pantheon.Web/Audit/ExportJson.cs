@@ -19,10 +19,12 @@ internal static class ExportJson
     /// <summary>How far escaping can grow a text: one byte (<c>+</c>, say) becomes six (<c>\u002B</c>).</summary>
     public const int Growth = 6;
 
-    /// <summary>The bytes a JSON string may hold as they are; every other byte starts an escape or a non-ASCII character.</summary>
-    private static readonly SearchValues<byte> Escaped = SearchValues.Create(
-        [.. Enumerable.Range(0, 0x20).Select(b => (byte)b), (byte)'"', (byte)'&', (byte)'\'', (byte)'+', (byte)'<', (byte)'>',
-            (byte)'\\', (byte)'`', .. Enumerable.Range(0x7F, 0x81).Select(b => (byte)b)]);
+    /// <summary>
+    /// By byte: whether it starts an escape or a non-ASCII character (control characters, <c>" &amp; ' + &lt; &gt; \ `</c>,
+    /// DEL and every byte from 0x80 up); every other byte stands in a JSON string as it is.
+    /// </summary>
+    private static readonly bool[] EscapedBytes = Enumerable.Range(0, 256)
+        .Select(b => b < 0x20 || b >= 0x7F || "\"&'+<>\\`".Contains((char)b)).ToArray();
 
     private static ReadOnlySpan<byte> Hex => "0123456789ABCDEF"u8;
 
@@ -36,27 +38,33 @@ internal static class ExportJson
     }
 
     /// <summary>Writes UTF-8 text escaped for the inside of a JSON string; invalid UTF-8 becomes U+FFFD, as the writer does.</summary>
+    /// <remarks>
+    /// Byte by byte through a table, not a vectorised search: the strings of an event are short, and a one-shot process
+    /// would run a vectorised search unoptimised for most of its life (it is compiled per search type, then again).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Text(ReadOnlySpan<byte> text, Span<byte> into, ref int at)
     {
-        while (true)
+        var escaped = EscapedBytes;
+        var i = 0;
+        while (i < text.Length)
         {
-            var plain = text.IndexOfAny(Escaped);
-            if (plain < 0) plain = text.Length;
-            text[..plain].CopyTo(into[at..]);
-            at += plain;
-            text = text[plain..];
-            if (text.IsEmpty) return;
-            if (text[0] < 0x80)
+            var b = text[i];
+            if (!escaped[b])
             {
-                Ascii(text[0], into, ref at);
-                text = text[1..];
+                into[at++] = b;
+                i++;
+            }
+            else if (b < 0x80)
+            {
+                Ascii(b, into, ref at);
+                i++;
             }
             else
             {
-                if (Rune.DecodeFromUtf8(text, out var rune, out var used) != OperationStatus.Done) rune = Rune.ReplacementChar;
+                if (Rune.DecodeFromUtf8(text[i..], out var rune, out var used) != OperationStatus.Done) rune = Rune.ReplacementChar;
                 Unicode(rune, into, ref at);
-                text = text[used..];
+                i += used;
             }
         }
     }
@@ -76,7 +84,7 @@ internal static class ExportJson
             into[at++] = (byte)'\\';
             into[at++] = escape;
         }
-        else if (Escaped.Contains(character)) Unit(character, into, ref at);
+        else if (EscapedBytes[character]) Unit(character, into, ref at);
         else into[at++] = character;
     }
 
@@ -137,9 +145,8 @@ internal static class ExportJson
                     i++;
                     break;
                 case (byte)'"':
-                    var end = StringEnd(json, i);
+                    var end = StringEnd(json, i, out var escaped);
                     var content = json[(i + 1)..(end - 1)];
-                    var escaped = content.IndexOf((byte)'\\') >= 0;
                     i = SkipSpace(json, end);
                     if (i < json.Length && json[i] == ':')
                     {
@@ -179,20 +186,44 @@ internal static class ExportJson
 
     private static ReadOnlySpan<byte> Redacted => "\"[redacted]\""u8;
 
-    private sealed record NameEntry(string Stored, byte[] Api);
+    private sealed record NameEntry(string Stored, byte[] Utf8, byte[] Api);
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], NameEntry> Names = new(new Utf8Names());
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], NameEntry>.AlternateLookup<ReadOnlySpan<byte>> NamesByUtf8 =
         Names.GetAlternateLookup<ReadOnlySpan<byte>>();
 
-    /// <summary>A property's stored name and its API name (encoded), from a cache looked up by the name's bytes as they lie in the row.</summary>
+    /// <summary>
+    /// A property's stored name and its API name (encoded), looked up by the name's bytes as they lie in the row: first in
+    /// a small table of recent names by a hash computed here, then in the cache of every name.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (string Stored, byte[] Api) PropertyName(ReadOnlySpan<byte> content, bool escaped)
     {
-        if (!escaped && NamesByUtf8.TryGetValue(content, out var cached)) return (cached.Stored, cached.Api);
+        var hash = 2166136261u;
+        foreach (var b in content) hash = (hash ^ b) * 16777619u;
+        var slot = (int)(hash & (RecentNames - 1));
+        if (!escaped && Recent[slot] is { } recent && Same(recent.Utf8, content)) return (recent.Stored, recent.Api);
+        if (!escaped && NamesByUtf8.TryGetValue(content, out var cached))
+        {
+            Recent[slot] = cached; // a reference written whole: a racing reader sees this entry or the one before
+            return (cached.Stored, cached.Api);
+        }
         var name = escaped ? JsonSerializer.Deserialize<string>([(byte)'"', .. content, (byte)'"'])! : Encoding.UTF8.GetString(content);
-        var entry = Names.GetOrAdd(Encoding.UTF8.GetBytes(name),
-            _ => new NameEntry(name, JsonEncodedText.Encode(JsonNamingPolicy.SnakeCaseLower.ConvertName(name)).EncodedUtf8Bytes.ToArray()));
+        var utf8 = Encoding.UTF8.GetBytes(name);
+        var entry = Names.GetOrAdd(utf8,
+            _ => new NameEntry(name, utf8, JsonEncodedText.Encode(JsonNamingPolicy.SnakeCaseLower.ConvertName(name)).EncodedUtf8Bytes.ToArray()));
         return (entry.Stored, entry.Api);
+    }
+
+    private const int RecentNames = 256;
+    private static readonly NameEntry?[] Recent = new NameEntry?[RecentNames];
+
+    private static bool Same(byte[] known, ReadOnlySpan<byte> name)
+    {
+        if (known.Length != name.Length) return false;
+        for (var i = 0; i < name.Length; i++)
+            if (known[i] != name[i]) return false;
+        return true;
     }
 
     /// <summary>Compares names as UTF-8 bytes, so that a name read from a row is looked up without decoding it.</summary>
@@ -274,19 +305,22 @@ internal static class ExportJson
         return unit;
     }
 
-    /// <summary>The index just past the string whose opening quote is at <paramref name="open"/>.</summary>
-    private static int StringEnd(ReadOnlySpan<byte> json, int open)
+    /// <summary>The index just past the string whose opening quote is at <paramref name="open"/>, and whether it holds escapes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int StringEnd(ReadOnlySpan<byte> json, int open, out bool escaped)
     {
-        var i = open + 1;
-        while (true)
+        escaped = false;
+        for (var i = open + 1; i < json.Length; i++)
         {
-            var next = json[i..].IndexOfAny((byte)'"', (byte)'\\');
-            if (next < 0) throw new InvalidDataException("Stored event JSON ends inside a string.");
-            i += next;
-            if (json[i] == '"') return i + 1;
-            i += 2; // an escape: its second byte is never the closing quote
-            if (i >= json.Length) throw new InvalidDataException("Stored event JSON ends inside a string.");
+            var b = json[i];
+            if (b == '"') return i + 1;
+            if (b == '\\')
+            {
+                escaped = true;
+                i++; // an escape: its second byte is never the closing quote
+            }
         }
+        throw new InvalidDataException("Stored event JSON ends inside a string.");
     }
 
     private static int SkipSpace(ReadOnlySpan<byte> json, int i)
@@ -300,7 +334,7 @@ internal static class ExportJson
     {
         i = SkipSpace(json, i);
         if (i >= json.Length) throw new InvalidDataException("Stored event JSON ends where a value belongs.");
-        if (json[i] == '"') return StringEnd(json, i);
+        if (json[i] == '"') return StringEnd(json, i, out _);
         if (json[i] is not ((byte)'{' or (byte)'['))
         {
             while (i < json.Length && !Ends(json[i])) i++;
@@ -311,7 +345,7 @@ internal static class ExportJson
         {
             switch (json[i])
             {
-                case (byte)'"': i = StringEnd(json, i); continue;
+                case (byte)'"': i = StringEnd(json, i, out _); continue;
                 case (byte)'{' or (byte)'[': depth++; break;
                 case (byte)'}' or (byte)']':
                     if (--depth == 0) return i + 1;
