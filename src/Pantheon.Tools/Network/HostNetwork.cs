@@ -79,7 +79,12 @@ public sealed class HostNetwork(ProjectDirectory projects, ToolsSettings setting
             var bridge = parts.SkipWhile(p => p != "-i").Skip(1).FirstOrDefault();
             if (bridge is null || wanted.Contains(bridge)) continue;
             // "-A CHAIN ..." as listed becomes "-D CHAIN ..."; the comment is one word, so the split is exact.
-            await RunCheckedAsync("iptables", ["-w", "-D", .. parts.Skip(1).Select(p => p.Trim('"'))], ct);
+            string[] listed = [.. parts.Skip(1).Select(p => p.Trim('"'))];
+            var (code, output) = await RunAsync("iptables", ["-w", "-D", .. listed], ct);
+            // Another reconcile of this instance (the service's own loop, a second process) may have removed it since the
+            // listing: a rule that is gone is what this wanted. One that is still there failed for a reason of its own.
+            if (code != 0 && (await RunAsync("iptables", ["-w", "-C", .. listed], ct)).ExitCode == 0)
+                throw new InvalidOperationException($"iptables -w -D {string.Join(' ', listed)} exited {code}: {output.Trim()}");
         }
     }
 
