@@ -140,7 +140,7 @@ public static class ProvisioningBenchmark
                 Memory = vms.MemoryBytes ?? 0, CPUPeriod = CpuPeriod, CPUQuota = (long)((vms.Cpus ?? 0) * CpuPeriod), PidsLimit = vms.PidsLimit,
                 PortBindings = new Dictionary<string, IList<PortBinding>>
                 {
-                    [$"{vms.ViewerPort}/tcp"] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }],
+                    [$"{vms.ViewerPort}/tcp"] = [new PortBinding { HostIP = new PortPublish(vms.ViewerPort).HostIp, HostPort = "" }],
                 },
             }, env: vms.Environment.Select(e => $"{e.Key}={e.Value}").ToList(),
                 exposed: new Dictionary<string, EmptyStruct> { [$"{vms.ViewerPort}/tcp"] = default });

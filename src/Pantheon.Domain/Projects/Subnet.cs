@@ -75,7 +75,8 @@ public sealed class SubnetPool
     {
         var taken = leased.ToHashSet(StringComparer.Ordinal);
         var used = usedByEngine.Select(c => TryParseCidr(c, out var u) ? u : ((uint, int)?)null).OfType<(uint Address, int Prefix)>().ToList();
-        return All().Where(subnet => !taken.Contains(subnet.Cidr) && !used.Any(u => Overlaps(subnet.NetworkAddress, 24, u.Address, u.Prefix)));
+        return All().Where(subnet => !taken.Contains(subnet.Cidr)
+            && !used.Any(u => Overlaps(subnet.NetworkAddress, 24, u.Address, u.Prefix)));
     }
 
     /// <summary>False for anything but an IPv4 CIDR (an engine's IPv6 networks cannot collide with the pool).</summary>

@@ -27,8 +27,7 @@ public sealed class ProjectDirectory(IDocumentStore store, ToolsSettings setting
             var views = await session.Query<ProjectView>()
                 .Where(p => p.Subnet != null && p.Status != ProjectStatus.Failed && p.Status != ProjectStatus.Deleting)
                 .ToListAsync(ct);
-            var projects = views.Select(v => new ToolProject(v.Id, v.OwnerId, v.Name, v.Status, Subnet.Parse(v.Subnet!), v.NetworkId,
-                v.VmAddress, v.SharedFolderPath)).ToList();
+            var projects = views.Select(ToTool).ToList();
             _cache = (time.GetUtcNow(), projects);
             return projects;
         }
@@ -44,10 +43,18 @@ public sealed class ProjectDirectory(IDocumentStore store, ToolsSettings setting
     }
 
     /// <summary>
-    /// The project as the backend's view has it now, past the cache: for what a tool reports (its status may have changed
-    /// within the cache's time); null once it is no longer live.
+    /// The project as the backend's view has it now, past the cache and without reading the other projects: for what a
+    /// tool reports (its status may have changed within the cache's time); null once it is no longer live.
     /// </summary>
-    public async Task<ToolProject?> CurrentAsync(Guid id, CancellationToken ct) => (await LiveAsync(true, ct)).FirstOrDefault(p => p.Id == id);
+    public async Task<ToolProject?> CurrentAsync(Guid id, CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        var view = await session.LoadAsync<ProjectView>(id, ct);
+        return view is { Subnet: not null, Status: not (ProjectStatus.Failed or ProjectStatus.Deleting) } ? ToTool(view) : null;
+    }
+
+    private static ToolProject ToTool(ProjectView v) =>
+        new(v.Id, v.OwnerId, v.Name, v.Status, Subnet.Parse(v.Subnet!), v.NetworkId, v.VmAddress, v.SharedFolderPath);
 
     public async Task<ToolProject?> FindAsync(Guid id, CancellationToken ct) =>
         (await LiveAsync(false, ct)).FirstOrDefault(p => p.Id == id) ?? (await LiveAsync(true, ct)).FirstOrDefault(p => p.Id == id);

@@ -175,7 +175,8 @@ public static class EventExport
         var into = lines.GetSpan(row.Length * ExportJson.Growth + 256 + (secrets?.Count ?? 0) * ExportJson.RedactedLength);
         var at = 0;
         Put("{\"sequence\":"u8, into, ref at);
-        BinaryPrimitives.ReadInt64BigEndian(row[fields[0].Range]).TryFormat(into[at..], out var digits, provider: CultureInfo.InvariantCulture);
+        var sequence = BinaryPrimitives.ReadInt64BigEndian(row[fields[0].Range]);
+        sequence.TryFormat(into[at..], out var digits, provider: CultureInfo.InvariantCulture);
         at += digits;
         // timestamptz: microseconds since 2000-01-01 UTC, the value Npgsql would read.
         Put(",\"time\":"u8, into, ref at);

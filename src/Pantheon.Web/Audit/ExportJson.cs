@@ -189,8 +189,8 @@ internal static class ExportJson
     private sealed record NameEntry(string Stored, byte[] Utf8, byte[] Api);
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], NameEntry> Names = new(new Utf8Names());
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], NameEntry>.AlternateLookup<ReadOnlySpan<byte>> NamesByUtf8 =
-        Names.GetAlternateLookup<ReadOnlySpan<byte>>();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], NameEntry>.AlternateLookup<ReadOnlySpan<byte>>
+        NamesByUtf8 = Names.GetAlternateLookup<ReadOnlySpan<byte>>();
 
     /// <summary>
     /// A property's stored name and its API name (encoded), looked up by the name's bytes as they lie in the row: first in
@@ -211,7 +211,8 @@ internal static class ExportJson
         var name = escaped ? JsonSerializer.Deserialize<string>([(byte)'"', .. content, (byte)'"'])! : Encoding.UTF8.GetString(content);
         var utf8 = Encoding.UTF8.GetBytes(name);
         var entry = Names.GetOrAdd(utf8,
-            _ => new NameEntry(name, utf8, JsonEncodedText.Encode(JsonNamingPolicy.SnakeCaseLower.ConvertName(name)).EncodedUtf8Bytes.ToArray()));
+            _ => new NameEntry(name, utf8,
+                JsonEncodedText.Encode(JsonNamingPolicy.SnakeCaseLower.ConvertName(name)).EncodedUtf8Bytes.ToArray()));
         return (entry.Stored, entry.Api);
     }
 
@@ -356,5 +357,6 @@ internal static class ExportJson
         throw new InvalidDataException("Stored event JSON ends inside an object or array.");
     }
 
-    private static bool Ends(byte b) => b is (byte)',' or (byte)'}' or (byte)']' or (byte)':' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t';
+    private static bool Ends(byte b) =>
+        b is (byte)',' or (byte)'}' or (byte)']' or (byte)':' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t';
 }
