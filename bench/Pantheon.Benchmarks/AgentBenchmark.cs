@@ -26,8 +26,9 @@ public static class AgentBenchmark
         var turns = args.Length > 0 ? int.Parse(args[0]) : 50;
         const string secret = "benchmark-master-secret-0123456789abcdef";
         var dataRoot = Path.Combine(Path.GetTempPath(), "pantheon-bench-agent");
-        var connection = Environment.GetEnvironmentVariable("PANTHEON_TEST_CONNECTION")
-            ?? "Host=127.0.0.1;Port=5433;Database=pantheon_tests;Username=postgres;Password=postgres;Maximum Pool Size=40";
+        // The tools service reads the database the published backend writes (Backend), under its own role, as deployed.
+        var connection = Environment.GetEnvironmentVariable("PANTHEON_TOOLS_CONNECTION")
+            ?? "Host=127.0.0.1;Port=5433;Database=pantheon;Username=pantheon_tools;Password=pantheon_tools";
         await using var fake = await FakeProvider.StartAsync();
         var port = FreePort();
         await using var bench = await ProvisioningBenchmark.StartHostAsync(dataRoot, new Dictionary<string, string>
