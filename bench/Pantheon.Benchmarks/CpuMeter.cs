@@ -14,7 +14,8 @@ public readonly record struct CpuReading(double Machine, double Backend, double 
     public static CpuReading Now(int backendPid)
     {
         // The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal ...; busy is all but idle and iowait.
-        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
+            .Select(long.Parse).ToArray();
         var busy = fields.Sum() - fields[3] - fields[4];
         return new CpuReading(busy / TicksPerSecond, ProcessSeconds(backendPid.ToString()), ProcessSeconds("self"), PostgresSeconds());
     }

@@ -39,12 +39,13 @@ public static class ProvisioningBenchmark
         var auth = new AuthSettings { Issuer = "pantheon-bench", Audience = "pantheon", SigningKey = "benchmark-signing-key-0123456789abcdef" };
         var settings = new Dictionary<string, string>
         {
-            ["Auth:Authority"] = "", ["Auth:Issuer"] = auth.Issuer!, ["Auth:SigningKey"] = auth.SigningKey!, ["Docker:Endpoint"] = endpoint,
-            ["Docker:Instance"] = "pantheon-bench", ["Projects:DataRoot"] = dataRoot, ["Projects:FileServerImage"] = "pantheon/file-server:latest",
+            ["Auth:Authority"] = "", ["Auth:Issuer"] = auth.Issuer!, ["Auth:SigningKey"] = auth.SigningKey!,
+            ["Docker:Endpoint"] = endpoint, ["Docker:Instance"] = "pantheon-bench", ["Projects:DataRoot"] = dataRoot,
+            ["Projects:FileServerImage"] = "pantheon/file-server:latest",
             ["Projects:SubnetPool"] = Environment.GetEnvironmentVariable("PANTHEON_TEST_SUBNET_POOL") ?? "172.30.0.0/16",
             ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),
-            ["Vm:Image"] = "pantheon/test-vm:latest", ["Vm:Devices"] = "", ["Vm:CapAdd"] = "", ["Vm:StopGracePeriodSeconds"] = "1",
-            ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(),
+            ["Vm:Image"] = "pantheon/test-vm:latest", ["Vm:Devices"] = "", ["Vm:CapAdd"] = "",
+            ["Vm:StopGracePeriodSeconds"] = "1", ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(),
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>()) settings[key] = value;
         var backend = await Backend.StartAsync(settings.ToDictionary(e => e.Key.Replace(":", "__"), e => e.Value));
