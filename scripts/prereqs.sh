@@ -606,7 +606,7 @@ _p_import_rootfs() {
 
 # _p_sources_hash <project-dir>...: the sources the published app is made of (and the build's shared files).
 _p_sources_hash() {
-    (cd "$ROOT" && find "$@" Directory.Build.props Directory.Packages.props -type f \
+    (cd "$ROOT" && find "$@" Directory.Build.props Directory.Build.targets Directory.Packages.props -type f \
         -not -path '*/bin/*' -not -path '*/obj/*' -print0 | sort -z | xargs -0 sha256sum) | _p_sha
 }
 
