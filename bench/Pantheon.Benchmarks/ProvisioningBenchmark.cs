@@ -13,7 +13,8 @@ namespace Pantheon.Benchmarks;
 // Time from POST /api/projects to `ready` for the test image, against the same network and two containers, with the
 // options Pantheon gives them, created straight through the Docker API with Docker.DotNet, in the same run, alternating. Reports medians and
 // their ratio, one at a time and 8 at once. Usage (PostgreSQL and Docker up, e.g. after ./test.sh):
-//   dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count=20] [parallel=8]
+//   dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count=20] [parallel=8] [events|poll]
+// `poll` turns the engine's events off and has the saga look at each VM every 100 ms instead (how it worked before them).
 public static class ProvisioningBenchmark
 {
     public const int PollMilliseconds = 100;
@@ -43,9 +44,10 @@ public static class ProvisioningBenchmark
             ["Docker:Endpoint"] = endpoint, ["Docker:Instance"] = "pantheon-bench", ["Projects:DataRoot"] = dataRoot,
             ["Projects:FileServerImage"] = "pantheon/file-server:latest",
             ["Projects:SubnetPool"] = Environment.GetEnvironmentVariable("PANTHEON_TEST_SUBNET_POOL") ?? "172.30.0.0/16",
-            ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),
+            // The deployed defaults for how the saga learns that a VM is healthy: the engine's events, with a poll every 2 s
+            // as the fallback, and scheduled messages looked for every 250 ms.
             ["Vm:Image"] = "pantheon/test-vm:latest", ["Vm:Devices"] = "", ["Vm:CapAdd"] = "",
-            ["Vm:StopGracePeriodSeconds"] = "1", ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(),
+            ["Vm:StopGracePeriodSeconds"] = "1",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>()) settings[key] = value;
         var backend = await Backend.StartAsync(settings.ToDictionary(e => e.Key.Replace(":", "__"), e => e.Value));
@@ -58,9 +60,17 @@ public static class ProvisioningBenchmark
     {
         var count = args.Length > 0 ? int.Parse(args[0]) : 20;
         var parallel = args.Length > 1 ? int.Parse(args[1]) : 8;
+        var poll = args.Length > 2 && args[2] == "poll";
         var endpoint = Environment.GetEnvironmentVariable("Docker__Endpoint") ?? "unix:///var/run/docker.sock";
         var dataRoot = Path.Combine(Path.GetTempPath(), "pantheon-bench");
-        await using var host = await StartHostAsync(dataRoot);
+        await using var host = await StartHostAsync(dataRoot, poll
+            ? new Dictionary<string, string>
+            {
+                ["Vm:EngineEvents"] = "false", ["Vm:HealthPollMilliseconds"] = PollMilliseconds.ToString(),
+                ["Projects:ScheduledPollingMilliseconds"] = PollMilliseconds.ToString(),
+            }
+            : null);
+        Console.WriteLine(poll ? "The saga polls each VM every 100 ms (engine events off)." : "The engine's events tell the saga (a 2 s poll as fallback).");
         var client = host.Client;
         using var docker = new DockerClientConfiguration(new Uri(endpoint)).CreateClient();
 

@@ -60,14 +60,17 @@ public static class ProjectConfiguration
     {
         var settings = configuration.GetSection(ProjectSettings.Section).Get<ProjectSettings>() ?? new ProjectSettings();
         services.AddSingleton(settings);
-        services.AddSingleton(configuration.GetSection(VmSettings.Section).Get<VmSettings>() ?? new VmSettings());
+        var vm = configuration.GetSection(VmSettings.Section).Get<VmSettings>() ?? new VmSettings();
+        services.AddSingleton(vm);
         services.AddSingleton<IVmHost, DockerVmHost>();
         services.AddSingleton<SharedFolders>();
         services.AddSingleton<SubnetLeases>();
         services.AddSingleton<ProvisioningContext>();
+        services.AddSingleton<VmWaits>();
         services.AddSingleton<ProjectActivity>();
         if (configuration.GetValue("Projects:ReconcilerEnabled", true)) services.AddHostedService<ReconcilerService>();
         services.AddHostedService<IdleStopService>();
+        if (vm.EngineEvents) services.AddHostedService<VmEventWatcher>();
         return services;
     }
 }

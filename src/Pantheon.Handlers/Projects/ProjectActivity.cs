@@ -79,9 +79,7 @@ public sealed class IdleStopService(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-            await started.Task.WaitAsync(stoppingToken);
+        await lifetime.WhenStartedAsync(stoppingToken);
 
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, settings.IdleCheckSeconds)));
         while (await timer.WaitForNextTickAsync(stoppingToken))

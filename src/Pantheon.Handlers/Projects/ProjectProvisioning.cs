@@ -169,12 +169,30 @@ public sealed class ProjectProvisioning : Saga
             LikelyExists = project.Status == ProjectStatus.Starting, // a stopped VM started again, not a first boot
         }, ct);
         Deadline = context.Time.GetUtcNow().AddSeconds(vm.BootTimeoutSeconds);
+        context.Waits.Begin(Id);
         var messages = Advance(ProvisioningStep.WaitingForVm, new CheckVmHealth(Id), context);
         return [messages.Single().DelayedFor(TimeSpan.FromMilliseconds(vm.HealthPollMilliseconds))];
     }
 
-    public async Task<OutgoingMessages> Handle(CheckVmHealth message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
+    public Task<OutgoingMessages> Handle(CheckVmHealth message, ProvisioningContext context, IDocumentSession session, CancellationToken ct) =>
+        LookAtVm(message, poll: true, context, session, ct);
+
+    /// <summary>
+    /// The engine said the VM became healthy or died: a look now, if the saga still waits for it. It schedules nothing (the
+    /// poll that <see cref="StartContainerAsync"/> began goes on) and leaves the deadline to the poll.
+    /// </summary>
+    public Task<OutgoingMessages> Handle(VmHealthChanged message, ProvisioningContext context, IDocumentSession session, CancellationToken ct) =>
+        LookAtVm(message, poll: false, context, session, ct);
+
+    private async Task<OutgoingMessages> LookAtVm(IProjectStep message, bool poll, ProvisioningContext context, IDocumentSession session,
+        CancellationToken ct)
     {
+        // A poll or an event that came after the wait ended (the other one ended it) has nothing to look at: it reads nothing.
+        if (Step != ProvisioningStep.WaitingForVm)
+        {
+            context.Waits.End(Id);
+            return [];
+        }
         if (await Enter(ProvisioningStep.WaitingForVm, context, session, ct) is not { } stream) return [];
         var project = stream.Aggregate!;
         var starting = project.Status == ProjectStatus.Starting;
@@ -192,11 +210,13 @@ public sealed class ProjectProvisioning : Saga
                     stream.AppendMany(ProjectDecider.VmHealthy(project, state.Id, viewer == 0 ? null : viewer, now));
                     Advance(ProvisioningStep.Ready, null, context);
                     Deadline = null;
+                    context.Waits.End(Id);
                     return [];
                 case ContainerHealth.NotRunning or ContainerHealth.Missing:
                     return await fail($"The VM container stopped while booting: {state.Detail ?? state.Health.ToString()}");
                 default:
                     LastError = state.Detail;
+                    if (!poll) return [];
                     if (now >= Deadline)
                         return await fail($"The VM did not become healthy within {vm.BootTimeoutSeconds} s (last health: {state.Health}"
                             + $"{(string.IsNullOrWhiteSpace(state.Detail) ? "" : ", " + state.Detail)}).");
@@ -249,6 +269,7 @@ public sealed class ProjectProvisioning : Saga
     private async Task Delete(IEventStream<Project> stream, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
     {
         await context.RemoveEverythingAsync(Id, ct);
+        context.Waits.End(Id);
         session.DeleteWhere<SubnetLease>(l => l.ProjectId == Id);
         session.QueueSqlCommand($"delete from {session.DocumentStore.Options.DatabaseSchemaName}.{ProjectActivity.Table} where project_id = ?", Id);
         if (stream.Aggregate is { Status: not ProjectStatus.Deleted }) stream.AppendOne(new ProjectDeleted(Id, context.Time.GetUtcNow()));
@@ -263,6 +284,8 @@ public sealed class ProjectProvisioning : Saga
     public static Task NotFound(PrepareSharedFolder message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
     public static Task NotFound(BootVm message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
     public static Task NotFound(CheckVmHealth message, ProvisioningContext context, CancellationToken ct) => context.RemoveEverythingAsync(message.ProjectId, ct);
+    // The engine's word about a container that no saga owns: the reconciler judges what is left, if anything.
+    public static void NotFound(VmHealthChanged message) { }
 
     // Lifecycle messages need a project that was provisioned, so a saga; without one there is nothing to stop or start.
     public static void NotFound(StopVm message, ILogger<ProjectProvisioning> logger) =>
@@ -366,6 +389,7 @@ public sealed class ProjectProvisioning : Saga
             reason += $" (cleanup deferred to the reconciler: {e.Message})";
         }
         session.DeleteWhere<SubnetLease>(l => l.ProjectId == Id);
+        context.Waits.End(Id);
         stream.AppendMany(ProjectDecider.FailProvisioning(stream.Aggregate!, step, reason, context.Time.GetUtcNow()));
         Advance(ProvisioningStep.Failed, null, context);
         LastError = reason;
@@ -385,6 +409,7 @@ public sealed class ProjectProvisioning : Saga
             {
                 reason += $" (and stopping it failed: {e.Message})";
             }
+            context.Waits.End(Id);
             stream.AppendMany(ProjectDecider.StartFailed(stream.Aggregate!, reason, context.Time.GetUtcNow()));
             Advance(ProvisioningStep.Stopped, null, context);
             Deadline = null;

@@ -96,7 +96,18 @@ public sealed class VmSettings
     public string SharedFolderMount { get; set; } = "/shared";
     public string StorageMount { get; set; } = "/storage";
     public int BootTimeoutSeconds { get; set; } = 600;
+
+    /// <summary>
+    /// How often the saga looks at a booting or starting VM when the engine's events say nothing: the fallback for an event
+    /// missed while the event stream was reconnecting (or with <see cref="EngineEvents"/> off).
+    /// </summary>
     public int HealthPollMilliseconds { get; set; } = 2000;
+
+    /// <summary>
+    /// The engine's events for this instance's VM containers (health changes, start, death) make the saga look at the VM at
+    /// once (<see cref="VmEventWatcher"/>), instead of at its next poll.
+    /// </summary>
+    public bool EngineEvents { get; set; } = true;
 
     public static IReadOnlyList<string> Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -4,13 +4,14 @@ namespace Pantheon.Handlers.Projects;
 
 /// <summary>What every provisioning step works with: the machine host, the shared folders and the settings.</summary>
 public sealed class ProvisioningContext(IVmHost host, SharedFolders folders, ProjectSettings settings, VmSettings vm, TimeProvider time,
-    ILogger<ProjectProvisioning> logger)
+    VmWaits waits, ILogger<ProjectProvisioning> logger)
 {
     public IVmHost Host { get; } = host;
     public SharedFolders Folders { get; } = folders;
     public ProjectSettings Settings { get; } = settings;
     public VmSettings Vm { get; } = vm;
     public TimeProvider Time { get; } = time;
+    public VmWaits Waits { get; } = waits;
     public ILogger Logger { get; } = logger;
 
     /// <summary>Removes every container, network and volume of the project, then its folder. Idempotent.</summary>
@@ -20,4 +21,20 @@ public sealed class ProvisioningContext(IVmHost host, SharedFolders folders, Pro
         await Host.RemoveProjectAsync(projectId, ct);
         Folders.Remove(projectId);
     }
+}
+
+/// <summary>
+/// The projects whose VM this process booted or started and waits for: the only ones whose engine events it passes to the
+/// saga (<see cref="VmEventWatcher"/>). A project's saga steps run one at a time only within one process (a lane of its
+/// step queues), so an event passed on by every process would run beside the step of another; passed on by the process
+/// that started the wait, it queues behind that wait's own poll. After a restart, or when a poll runs on another node, the
+/// poll alone ends the wait.
+/// </summary>
+public sealed class VmWaits
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> _projects = new();
+
+    public void Begin(Guid projectId) => _projects[projectId] = 0;
+    public void End(Guid projectId) => _projects.TryRemove(projectId, out _);
+    public bool Contains(Guid projectId) => _projects.ContainsKey(projectId);
 }

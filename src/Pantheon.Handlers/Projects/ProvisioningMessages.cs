@@ -24,6 +24,12 @@ public sealed record BootVm([property: SagaIdentity] Guid ProjectId) : IProjectS
 /// <summary>A scheduled look at the VM's health while it boots or starts.</summary>
 public sealed record CheckVmHealth([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
+/// <summary>
+/// The engine reported that the VM container became healthy or died (<see cref="VmEventWatcher"/>, in the process that waits
+/// for it): the saga looks now, if it still waits, and schedules nothing from it.
+/// </summary>
+public sealed record VmHealthChanged([property: SagaIdentity] Guid ProjectId) : IProjectStep;
+
 public sealed record DeleteProject([property: SagaIdentity] Guid ProjectId) : IProjectStep;
 
 /// <summary>Stop the VM container of a project whose stop was recorded (<see cref="VmStopRequested"/>, <see

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pantheon.Domain.Projects;
+using Pantheon.Handlers.Infrastructure;
 using Pantheon.Projections.Projects;
 using Wolverine;
 
@@ -50,9 +51,7 @@ public sealed class ReconcilerService(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Hosted services start one after another and Wolverine's runtime may come after this one: a message sent
-        // before the whole host has started fails, so the start-up pass waits for it.
-        await WhenStarted(stoppingToken);
+        await lifetime.WhenStartedAsync(stoppingToken); // the start-up pass sends a message
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(settings.ReconcileIntervalSeconds));
         do
         {
@@ -68,12 +67,5 @@ public sealed class ReconcilerService(
                 logger.LogError(e, "The reconciler pass failed; trying again in {Seconds} s", settings.ReconcileIntervalSeconds);
             }
         } while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
-
-    private async Task WhenStarted(CancellationToken stoppingToken)
-    {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        await started.Task.WaitAsync(stoppingToken);
     }
 }

@@ -122,5 +122,32 @@ public class EngineOutageTests(ITestOutputHelper output)
         foreach (var line in removals) output.WriteLine(line.Trim());
     }
 
+    [Fact]
+    public async Task the_engines_event_stream_is_followed_again_after_the_engine_restarts()
+    {
+        await using var engine = await StartEngineAsync();
+        // The saga looks at a VM every ten minutes: a project ready within a minute was told by the engine's events.
+        await using var cluster = await FaultCluster.CreateAsync(s =>
+        {
+            s["Docker:Endpoint"] = engine.Endpoint;
+            s["Docker:TimeoutSeconds"] = "5";
+            s["Vm:HealthPollMilliseconds"] = "600000";
+        });
+        var node = await cluster.AddNodeAsync();
+        var token = TestSettings.TokenFor(TestSettings.NewUser("events-back"));
+        var before = await cluster.CreateProjectAsync(node, token);
+        (await cluster.WaitForStatusAsync(before, "Ready", seconds: 60)).ShouldBe("Ready");
+
+        await engine.StopAsync();
+        await Eventually.Get(() => Task.FromResult(node.Log), l => l.Contains("event stream", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the node to see its event stream end");
+        await engine.StartAsync();
+
+        var after = await cluster.CreateProjectAsync(node, token);
+        (await cluster.WaitForStatusAsync(after, "Ready", seconds: 60)).ShouldBe("Ready");
+        foreach (var line in node.Log.Split('\n').Where(l => l.Contains("event stream", StringComparison.Ordinal)).Take(6))
+            output.WriteLine(line.Trim());
+    }
+
     private static string Names(IEnumerable<LabelledResource> resources) => string.Join(", ", resources.Select(r => r.Name));
 }
