@@ -113,7 +113,7 @@ public static class ProvisioningBenchmark
                 ["event"] = new Dictionary<string, bool> { ["health_status: healthy"] = true },
                 ["label"] = new Dictionary<string, bool> { ["pantheon.bench"] = true },
             },
-        }, new Reported(e =>
+        }, new EngineEventsReported(e =>
         {
             if (e.Actor?.Attributes?.TryGetValue("pantheon.bench", out var id) == true) healthy.Arrive(Guid.Parse(id), "healthy");
         }), stop.Token);
@@ -264,9 +264,4 @@ public sealed class Arrivals<TKey> where TKey : notnull
     }
 }
 
-/// <summary>Runs on the event stream's own loop (<see cref="Progress{T}"/> would post each event to the thread pool).</summary>
-public sealed class Reported(Action<Message> report) : IProgress<Message>
-{
-    public void Report(Message value) => report(value);
-}
 

@@ -13,14 +13,13 @@ namespace Pantheon.Handlers.Projects;
 /// Follows the engine's event stream for this instance's VM containers and, when one that this process waits for (<see
 /// cref="VmWaits"/>) becomes healthy or dies, sends the saga <see cref="VmHealthChanged"/>: a VM is <c>ready</c> as soon as
 /// its health check passes rather than at the saga's next poll (<see cref="VmSettings.HealthPollMilliseconds"/>, which
-/// stays as the fallback). The stream is opened
-/// again with backoff whenever it ends or fails (the engine restarting, the socket gone), asking for the events since the
-/// last one seen, so that an engine that kept running replays what happened in between. A failure is logged and never
-/// stops the host.
+/// stays as the fallback). The stream is opened again with backoff whenever it ends or fails (the engine restarting, the
+/// socket gone), asking for the events since the last one seen, so that an engine that kept running replays what happened
+/// in between. A failure is logged and never stops the host.
 /// </summary>
 public sealed class VmEventWatcher(
-    IDockerClient docker, DockerSettings engine, VmSettings vm, VmWaits waits, IServiceProvider services, IHostApplicationLifetime lifetime, TimeProvider time,
-    ILogger<VmEventWatcher> logger) : BackgroundService
+    IDockerClient docker, DockerSettings engine, VmSettings vm, VmWaits waits, IServiceProvider services, IHostApplicationLifetime lifetime,
+    TimeProvider time, ILogger<VmEventWatcher> logger) : BackgroundService
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(5);
@@ -36,7 +35,10 @@ public sealed class VmEventWatcher(
     {
         await lifetime.WhenStartedAsync(stoppingToken); // sending needs Wolverine's runtime
         // Bounded: a burst beyond it drops the oldest, and the saga's poll finds what a dropped event would have said.
-        var changed = Channel.CreateBounded<Guid>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+        var changed = Channel.CreateBounded<Guid>(new BoundedChannelOptions(1024)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true,
+        });
         var sending = SendAsync(changed.Reader, stoppingToken);
         var retry = FirstRetry;
         long? since = null, lastSeen = null;
@@ -45,7 +47,7 @@ public sealed class VmEventWatcher(
             var connected = time.GetUtcNow();
             try
             {
-                await docker.System.MonitorEventsAsync(Parameters(since), new Reported(e =>
+                await docker.System.MonitorEventsAsync(Parameters(since), new EngineEventsReported(e =>
                 {
                     lastSeen = e.Time;
                     if (e.Actor?.Attributes?.TryGetValue(PantheonLabels.ProjectId, out var label) == true && Guid.TryParse(label, out var id))
@@ -116,10 +118,13 @@ public sealed class VmEventWatcher(
         {
         }
     }
+}
 
-    /// <summary>Runs on the stream's own loop, at once (<see cref="Progress{T}"/> would post each event to the thread pool).</summary>
-    private sealed class Reported(Action<Message> report) : IProgress<Message>
-    {
-        public void Report(Message value) => report(value);
-    }
+/// <summary>
+/// Hands each of the engine's events to <paramref name="report"/> on the stream's own loop, at once (<see cref="Progress{T}"/>
+/// would post each to the thread pool).
+/// </summary>
+public sealed class EngineEventsReported(Action<Message> report) : IProgress<Message>
+{
+    public void Report(Message value) => report(value);
 }
