@@ -140,15 +140,16 @@ public sealed class ProjectProvisioning : Saga
         });
     }
 
-    public async Task<OutgoingMessages> Handle(BootVm message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
+    public async Task<OutgoingMessages> Handle(BootVm message, ProvisioningContext context, IDocumentSession session, IMessageContext bus,
+        CancellationToken ct)
     {
         if (await Enter(ProvisioningStep.BootingVm, context, session, ct) is not { } stream) return [];
         return await Run(message, "boot-vm", context, ct, FailProvisioning(stream, "boot-vm", context, session, ct),
-            () => StartContainerAsync(stream.Aggregate!, context, ct));
+            () => StartContainerAsync(stream.Aggregate!, context, bus, ct));
     }
 
     /// <summary>Creates the VM container (or starts the stopped one: its <c>/storage</c> volume is the same) and waits for it.</summary>
-    private async Task<OutgoingMessages> StartContainerAsync(Project project, ProvisioningContext context, CancellationToken ct)
+    private async Task<OutgoingMessages> StartContainerAsync(Project project, ProvisioningContext context, IMessageContext bus, CancellationToken ct)
     {
         var (vm, settings) = (context.Vm, context.Settings);
         var subnet = project.Subnet!.Value;
@@ -169,7 +170,8 @@ public sealed class ProjectProvisioning : Saga
             LikelyExists = project.Status == ProjectStatus.Starting, // a stopped VM started again, not a first boot
         }, ct);
         Deadline = context.Time.GetUtcNow().AddSeconds(vm.BootTimeoutSeconds);
-        context.Waits.Begin(Id);
+        // The engine's word on this VM is passed on as this step's own sender (user and correlation), as its poll is.
+        context.Waits.Begin(Id, new VmWaitOrigin(bus.UserName, bus.CorrelationId));
         var messages = Advance(ProvisioningStep.WaitingForVm, new CheckVmHealth(Id), context);
         return [messages.Single().DelayedFor(TimeSpan.FromMilliseconds(vm.HealthPollMilliseconds))];
     }
@@ -241,13 +243,14 @@ public sealed class ProjectProvisioning : Saga
     }
 
     /// <summary>Starts the stopped VM container and waits for it to be healthy, as at boot.</summary>
-    public async Task<OutgoingMessages> Handle(StartVm message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
+    public async Task<OutgoingMessages> Handle(StartVm message, ProvisioningContext context, IDocumentSession session, IMessageContext bus,
+        CancellationToken ct)
     {
         if (await Enter(null, context, session, ct) is not { Aggregate.Status: ProjectStatus.Starting } stream) return [];
         if (Step == ProvisioningStep.WaitingForVm) return []; // a second start while this one waits for health
         Step = ProvisioningStep.StartingVm;
         return await Run(message, "start-vm", context, ct, FailStart(stream, context, ct), () =>
-            StartContainerAsync(stream.Aggregate!, context, ct));
+            StartContainerAsync(stream.Aggregate!, context, bus, ct));
     }
 
     /// <summary>A failed project is provisioned again: its failure removed everything, so this is the first step again.</summary>

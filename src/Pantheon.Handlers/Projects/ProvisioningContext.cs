@@ -32,9 +32,14 @@ public sealed class ProvisioningContext(IVmHost host, SharedFolders folders, Pro
 /// </summary>
 public sealed class VmWaits
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> _projects = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, VmWaitOrigin> _projects = new();
 
-    public void Begin(Guid projectId) => _projects[projectId] = 0;
+    public void Begin(Guid projectId, VmWaitOrigin origin) => _projects[projectId] = origin;
     public void End(Guid projectId) => _projects.TryRemove(projectId, out _);
-    public bool Contains(Guid projectId) => _projects.ContainsKey(projectId);
+
+    /// <summary>Who the wait acts for, if this process waits for the project's VM.</summary>
+    public bool TryGet(Guid projectId, out VmWaitOrigin origin) => _projects.TryGetValue(projectId, out origin!);
 }
+
+/// <summary>The user and correlation id of the step that began a wait: the audit shows the VM's events as theirs.</summary>
+public sealed record VmWaitOrigin(string? UserName, string? CorrelationId);

@@ -103,9 +103,11 @@ public sealed class VmEventWatcher(
             {
                 try
                 {
-                    if (!waits.Contains(projectId)) continue;
-                    await using var scope = services.CreateAsyncScope(); // IMessageBus is scoped
-                    await scope.ServiceProvider.GetRequiredService<IMessageBus>().SendAsync(new VmHealthChanged(projectId));
+                    if (!waits.TryGet(projectId, out var origin)) continue;
+                    await using var scope = services.CreateAsyncScope(); // the message context is scoped
+                    var bus = scope.ServiceProvider.GetRequiredService<IMessageContext>();
+                    (bus.UserName, bus.CorrelationId) = (origin.UserName, origin.CorrelationId);
+                    await bus.SendAsync(new VmHealthChanged(projectId));
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

@@ -1,3 +1,4 @@
+using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Pantheon.Domain.Projects;
@@ -27,10 +28,19 @@ public class VmEventTests
     {
         await using var host = await AppFixture.StartAsync(PollingEveryTenMinutes());
         host.Services.GetServices<IHostedService>().OfType<VmEventWatcher>().ShouldHaveSingleItem();
-        var token = TestSettings.TokenFor(TestSettings.NewUser());
+        var user = TestSettings.NewUser();
+        var token = TestSettings.TokenFor(user);
 
         var id = await host.Create(token);
         (await host.WaitFor(token, id, ProjectStatus.Ready, seconds: 45)).ReadyAt.ShouldNotBeNull();
+        // The event is passed on as the step that began the wait: the audit shows VmBooted as the user's, in the same flow.
+        await using (var session = host.Services.GetRequiredService<IDocumentStore>().QuerySession())
+        {
+            var events = await session.Events.FetchStreamAsync(id);
+            events.ShouldAllBe(e => e.UserName == user);
+            var booted = events.Single(e => e.Data is VmBooted);
+            booted.CorrelationId.ShouldNotBeNull().ShouldBe(events.Single(e => e.Data is SharedFolderPrepared).CorrelationId);
+        }
 
         // Stopped and started again: the start waits for health the same way.
         await host.Lifecycle(token, id, "stop");

@@ -49,7 +49,7 @@ namespace Internal.Generated.WolverineHandlers
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("wolverine.saga.type", "Pantheon.Handlers.Projects.ProjectProvisioning");
                 
                 // The actual message execution
-                var outgoing1 = await projectProvisioning_sagaId.Handle(bootVm, _provisioningContext, documentSession, cancellation).ConfigureAwait(false);
+                var outgoing1 = await projectProvisioning_sagaId.Handle(bootVm, _provisioningContext, documentSession, context, cancellation).ConfigureAwait(false);
 
                 
                 // Outgoing, cascaded message

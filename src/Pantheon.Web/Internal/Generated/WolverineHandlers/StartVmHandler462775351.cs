@@ -52,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("wolverine.saga.type", "Pantheon.Handlers.Projects.ProjectProvisioning");
                 
                 // The actual message execution
-                var outgoing1 = await projectProvisioning_sagaId.Handle(startVm, _provisioningContext, documentSession, cancellation).ConfigureAwait(false);
+                var outgoing1 = await projectProvisioning_sagaId.Handle(startVm, _provisioningContext, documentSession, context, cancellation).ConfigureAwait(false);
 
                 
                 // Outgoing, cascaded message
