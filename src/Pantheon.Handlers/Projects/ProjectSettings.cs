@@ -104,7 +104,7 @@ public sealed class VmSettings
     public int HealthPollMilliseconds { get; set; } = 2000;
 
     /// <summary>
-    /// The engine's events for this instance's VM containers (health changes, start, death) make the saga look at the VM at
+    /// The engine's events for this instance's VM containers (healthy, died) make the saga look at a VM it waits for at
     /// once (<see cref="VmEventWatcher"/>), instead of at its next poll.
     /// </summary>
     public bool EngineEvents { get; set; } = true;
