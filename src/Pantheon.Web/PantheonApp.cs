@@ -56,8 +56,8 @@ public static class PantheonApp
         var configuration = builder.Configuration;
         var environment = builder.Environment;
 
-        var connectionString = configuration.GetConnectionString(ConnectionStringName)
-            ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured.");
+        var connectionString = DatabaseRoles.Prepared(configuration.GetConnectionString(ConnectionStringName)
+            ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not configured."));
         var roles = new DatabaseRoles(connectionString, configuration.GetConnectionString(DatabaseRoles.OwnerConnectionStringName));
         // The backend runs as the application role and changes no schema; `resources setup` runs as the owner role.
         var martenConnection = asSchemaOwner
