@@ -214,10 +214,18 @@ public sealed class ProviderTurn
             if (_agent is not null) await _agent.Session.DisposeAsync();
         }
 
+        // A call that ended before the message's commit began (a reply that came at once) records the message and its
+        // outcome in one commit, after the charge; otherwise the outcome goes after the message's commit, begun during the call.
+        var together = _agent is null && _recording.TakeOver();
         bool committed;
         try
         {
-            await recording; // the message's commit, begun before the call: the outcome goes after it
+            if (together)
+            {
+                await charged;
+                await _appender.AppendAsync([_sent, .. Recorded(outcome)], CancellationToken.None);
+            }
+            else await recording; // the message's commit, begun before the call: the outcome goes after it
             committed = true;
         }
         catch (Exception e) when (!clientGone.IsCancellationRequested || e is not OperationCanceledException)
@@ -237,12 +245,17 @@ public sealed class ProviderTurn
             await _appender.AppendAsync([_sent, .. TurnDecider.Failed(Turn, null, failure.Message, _time.GetUtcNow())], CancellationToken.None);
             return Failed(failure);
         }
+        if (!together) await _appender.AppendAsync(Recorded(outcome), CancellationToken.None, closes: Turn.MessageId);
+        return outcome;
+    }
+
+    /// <summary>The events that record a turn's outcome: its reply, or its failure.</summary>
+    private object[] Recorded(TurnOutcome outcome)
+    {
         var now = _time.GetUtcNow();
-        var events = outcome.Reply is { } replied
+        return outcome.Reply is { } replied
             ? TurnDecider.Replied(Turn, replied, now)
             : TurnDecider.Failed(Turn, outcome.Failure!.ProviderStatus, outcome.Failure.Message, now);
-        await _appender.AppendAsync(events, CancellationToken.None, closes: Turn.MessageId);
-        return outcome;
     }
 
     /// <summary>The provider has spent these tokens whether or not anything after commits, so they count first.</summary>

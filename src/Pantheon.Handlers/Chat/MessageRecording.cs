@@ -21,10 +21,25 @@ public sealed class MessageRecording
     /// <summary>Starts the commit now (the provider's first text is out, or the call ended); later calls do nothing.</summary>
     public void Start() => _go.TrySetResult();
 
+    /// <summary>
+    /// If the commit has not begun (the call ended before the thread pool got to it), it never will, and the caller records
+    /// the message itself, with the turn's outcome in the same commit: one commit instead of two. False once it has begun.
+    /// </summary>
+    public bool TakeOver()
+    {
+        if (Interlocked.CompareExchange(ref _state, TakenOver, Waiting) != Waiting) return false;
+        _go.TrySetResult();
+        return true;
+    }
+
+    private const int Waiting = 0, Committing = 1, TakenOver = 2;
+    private int _state;
+
     private async Task RunAsync(Func<Task> commit, TimeProvider time)
     {
         // Either way the commit runs on the thread pool, never inline on the thread that streams the reply.
         await _go.Task.WaitAsync(HeadStart, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+        if (Interlocked.CompareExchange(ref _state, Committing, Waiting) != Waiting) return; // taken over
         await commit();
     }
 }
