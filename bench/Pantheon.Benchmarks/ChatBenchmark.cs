@@ -12,7 +12,11 @@ namespace Pantheon.Benchmarks;
 /// What the backend adds to a chat: time to first token and to the full reply of a streamed <c>POST /api/chat</c>,
 /// against the same fake provider called directly, both over real loopback HTTP. The backend runs as its own
 /// published Release process; requests alternate between the two paths in batches, so noise falls on both.
-/// Each request is from a fresh user, so every request does the same work (no growing history).
+/// Each request is from a fresh user, so every request does the same work (no growing history). A warm-up of both paths
+/// at both degrees comes first (the third argument, 1,000 requests by default): the backend's JIT goes on recompiling hot
+/// methods for some thousand requests after start, so a short warm-up measures start-up compilation rather than the path.
+/// Beside each degree's figures, the CPU time per request that each path cost the backend, this process (the clients
+/// and the fake provider) and PostgreSQL, read from <c>/proc</c> (<see cref="CpuReading"/>).
 /// </summary>
 public static class ChatBenchmark
 {
@@ -22,6 +26,7 @@ public static class ChatBenchmark
     {
         var requests = args.Length > 0 ? int.Parse(args[0]) : 200;
         var concurrency = args.Length > 1 ? int.Parse(args[1]) : 16;
+        var warmUp = args.Length > 2 ? int.Parse(args[2]) : 1000;
         await using var fake = await FakeProvider.StartAsync();
         fake.Behavior = new FakeBehavior { Reply = "Pantheon measures what it adds to every token it relays" };
         await using var backend = await Backend.StartAsync(new Dictionary<string, string>
@@ -66,7 +71,14 @@ public static class ChatBenchmark
             return await Measure(http, request, line => line.StartsWith("data: {", StringComparison.Ordinal) && HasContent(line), line => line == "data: [DONE]");
         }
 
-        for (var i = 0; i < 20; i++) { await FirstVisit(); await Direct(); } // warm-up: JIT, pools, schema; unmeasured
+        // Warm-up, unmeasured: JIT, pools, caches; a fifth one at a time, the rest at the measured degree.
+        for (var i = 0; i < warmUp / 5; i++) { await FirstVisit(); await ThroughPantheon(); await Direct(); }
+        for (var done = 0; done < warmUp - warmUp / 5; done += 4 * concurrency)
+        {
+            await Parallel(4 * concurrency, concurrency, FirstVisit);
+            await Parallel(4 * concurrency, concurrency, ThroughPantheon);
+            await Parallel(4 * concurrency, concurrency, Direct);
+        }
         returning.Clear();
 
         foreach (var degree in new[] { 1, concurrency })
@@ -74,18 +86,32 @@ public static class ChatBenchmark
             var firsts = new List<(double, double)>();
             var pantheon = new List<(double, double)>();
             var directs = new List<(double, double)>();
+            CpuUse pantheonCpu = default, directCpu = default;
             for (var done = 0; done < requests; done += 4 * degree)
             {
                 var batch = Math.Min(4 * degree, requests - done);
                 firsts.AddRange(await Parallel(batch, degree, FirstVisit)); // makes this batch's returning users
+                var before = CpuReading.Now(backend.Pid);
                 pantheon.AddRange(await Parallel(batch, degree, ThroughPantheon));
+                var middle = CpuReading.Now(backend.Pid);
                 directs.AddRange(await Parallel(batch, degree, Direct));
+                (pantheonCpu, directCpu) = (pantheonCpu + (middle - before), directCpu + (CpuReading.Now(backend.Pid) - middle));
             }
             Report(requests, degree, "first token", pantheon.Select(p => p.Item1).ToList(), directs.Select(p => p.Item1).ToList());
             Report(requests, degree, "full reply ", pantheon.Select(p => p.Item2).ToList(), directs.Select(p => p.Item2).ToList());
             Report(requests, degree, "first token, a user's first chat", firsts.Select(p => p.Item1).ToList(), directs.Select(p => p.Item1).ToList());
+            Console.WriteLine($"{requests} requests, {degree,2} at once, CPU per request: Pantheon {PerRequest(pantheonCpu, requests)} | " +
+                              $"direct {PerRequest(directCpu, requests)}");
         }
     }
+
+    /// <summary>
+    /// A batch's CPU in milliseconds per request. Work a turn leaves behind (Marten's daemon projecting its events) may fall
+    /// into the next batch, which is the other path's: the direct path's figures carry some of Pantheon's.
+    /// </summary>
+    private static string PerRequest(CpuUse cpu, int requests) =>
+        $"backend {cpu.Backend * 1000 / requests:F2} ms, benchmark {cpu.Self * 1000 / requests:F2} ms, " +
+        $"PostgreSQL {cpu.Postgres * 1000 / requests:F2} ms, rest {cpu.Rest * 1000 / requests:F2} ms";
 
     private static bool HasContent(string line)
     {
