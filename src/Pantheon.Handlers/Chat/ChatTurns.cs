@@ -240,7 +240,8 @@ public sealed class ProviderTurn
         }
         if (!committed)
         {
-            // The message did not commit, so the call was cancelled: record the message with its failure in one go.
+            // The message did not commit (the call was cancelled, or its reply could not be recorded with it): record the
+            // message with its failure in one go.
             var failure = ProviderFailure.NotRecorded();
             await _appender.AppendAsync([_sent, .. TurnDecider.Failed(Turn, null, failure.Message, _time.GetUtcNow())], CancellationToken.None);
             return Failed(failure);

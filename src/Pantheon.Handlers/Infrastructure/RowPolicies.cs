@@ -172,7 +172,7 @@ public sealed record DatabaseRoles(string ApplicationConnection, string? Owner)
     /// connection leaves the pool PostgreSQL runs <c>DISCARD ALL</c>, which drops every cached plan, those inside Marten's
     /// append function included, so each statement was parsed and planned anew: in the chat benchmark at 16 at once, that
     /// was about a third of PostgreSQL's CPU per turn. With statements prepared, Npgsql resets a connection without
-    /// dropping plans, and resets all that the turn set.
+    /// dropping plans, and still resets everything else its last use set (settings, listens, advisory locks).
     /// </summary>
     public static string Prepared(string connectionString)
     {
