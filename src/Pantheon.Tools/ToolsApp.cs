@@ -50,7 +50,7 @@ public static class ToolsApp
             ?? throw new InvalidOperationException("ConnectionStrings:Marten is not configured.");
         services.AddMarten(opts =>
         {
-            opts.Connection(connectionString);
+            opts.Connection(DatabaseRoles.Prepared(connectionString)); // plans kept across uses from the pool, as the backend's
             opts.DatabaseSchemaName = configuration["Marten:Schema"] ?? "pantheon";
             // The backend owns the schema: the tools API never creates or changes a table.
             opts.AutoCreateSchemaObjects = AutoCreate.None;

@@ -48,7 +48,7 @@ public class PreparedStatementTests(AppFixture app)
     }
 
     /// <summary>Runs one statement past Npgsql's auto-prepare threshold; answers how many statements the session holds prepared.</summary>
-    private static async Task<long> PreparedAfterRepeatedUse(NpgsqlConnection connection)
+    internal static async Task<long> PreparedAfterRepeatedUse(NpgsqlConnection connection)
     {
         for (var i = 0; i < 10; i++) await Scalar(connection, "select 1 + 1");
         return (long)(await Scalar(connection, "select count(*) from pg_prepared_statements"))!;

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using Pantheon.Domain.Tools;
@@ -13,6 +15,14 @@ namespace Pantheon.IntegrationTests.Tools;
 [Collection(ToolsCollection.Name)]
 public class ToolsApiTests(ToolsFixture tools)
 {
+    [Fact]
+    public async Task the_tools_apis_connections_prepare_a_statement_they_run_again_and_again()
+    {
+        await using var connection = tools.Tools.Services.GetRequiredService<IDocumentStore>().Storage.Database.CreateConnection();
+        await connection.OpenAsync();
+        (await PreparedStatementTests.PreparedAfterRepeatedUse(connection)).ShouldBeGreaterThan(0);
+    }
+
     // What tool_approval may name is what the server registers: the shared list, not a copy of it.
     private static readonly string[] AllTools = [.. ToolNames.All.Order()];
 
