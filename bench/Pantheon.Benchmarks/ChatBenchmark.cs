@@ -13,8 +13,10 @@ namespace Pantheon.Benchmarks;
 /// against the same fake provider called directly, both over real loopback HTTP. The backend runs as its own
 /// published Release process; requests alternate between the two paths in batches, so noise falls on both.
 /// Each request is from a fresh user, so every request does the same work (no growing history). A warm-up of both paths
-/// at both degrees comes first (the third argument, 1,000 requests by default): the backend's JIT goes on recompiling hot
-/// methods for some thousand requests after start, so a short warm-up measures start-up compilation rather than the path.
+/// at both degrees comes first (the third argument, 6,000 requests by default, some 30 s): the backend's JIT goes on
+/// recompiling hot methods for about 25 s of this load after start (counted with <c>DOTNET_JitStdOutFile</c>: some 800
+/// methods a second still at the end of the former 1,000-request warm-up, about 30 a second after 6,000), so a short warm-up
+/// measures start-up compilation rather than the path.
 /// Beside each degree's figures, the CPU time per request that each path cost the backend, this process (the clients
 /// and the fake provider) and PostgreSQL, read from <c>/proc</c> (<see cref="CpuReading"/>).
 /// </summary>
@@ -26,7 +28,7 @@ public static class ChatBenchmark
     {
         var requests = args.Length > 0 ? int.Parse(args[0]) : 200;
         var concurrency = args.Length > 1 ? int.Parse(args[1]) : 16;
-        var warmUp = args.Length > 2 ? int.Parse(args[2]) : 1000;
+        var warmUp = args.Length > 2 ? int.Parse(args[2]) : 6000;
         await using var fake = await FakeProvider.StartAsync();
         fake.Behavior = new FakeBehavior { Reply = "Pantheon measures what it adds to every token it relays" };
         await using var backend = await Backend.StartAsync(new Dictionary<string, string>

@@ -29,6 +29,6 @@ static async Task<int> Run(Func<string[], Task> benchmark, string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] [events|poll] [warm-up=40] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] [warm-up=1000] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200] | tools [calls=100] | agent [turns=50] | chat-client [calls=500]");
+    Console.Error.WriteLine("usage: Pantheon.Benchmarks provisioning [count=20] [parallel=8] [events|poll] [warm-up=40] | lifecycle [rounds=20] | chat [requests=200] [concurrency=16] [warm-up=6000] | live [events=1000] [clients=50] [export=100000] | viewer [runs=200] | tools [calls=100] | agent [turns=50] | chat-client [calls=500]");
     return 2;
 }
