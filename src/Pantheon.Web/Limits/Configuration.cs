@@ -96,9 +96,11 @@ public static class LimitsConfiguration
                     "Chats in flight at once for one user", StatusCodes.Status429TooManyRequests));
 
         public RateLimitPartition<string> GetPartition(HttpContext context) => Subject(context) is { } sub
-            ? RateLimitPartition.Get(sub, _ => RateLimiter.CreateChained(
-                new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = concurrent, QueueLimit = 0 }),
-                new TokenBucketRateLimiter(bucket.Options())))
+            ? ChatPartition(sub, bucket, concurrent)
             : RateLimitPartition.GetNoLimiter("");
     }
+
+    /// <summary>A user's chat partition: their chats in flight, then their chat bucket (<see cref="ChatLimiter"/>).</summary>
+    internal static RateLimitPartition<string> ChatPartition(string sub, TokenBucket bucket, int concurrent) =>
+        RateLimitPartition.Get(sub, _ => new ChatLimiter(concurrent, bucket.Options()));
 }
