@@ -1,6 +1,6 @@
 using Pantheon.Benchmarks;
 
-// dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count] [parallel] [poll|events] [warm-up]
+// dotnet run -c Release --project bench/Pantheon.Benchmarks -- provisioning [count] [parallel] [events|poll] [warm-up]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- lifecycle [rounds]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- chat [requests] [concurrency] [warm-up]
 // dotnet run -c Release --project bench/Pantheon.Benchmarks -- live [events] [clients] [export-events]

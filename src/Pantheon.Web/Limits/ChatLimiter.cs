@@ -12,13 +12,9 @@ namespace Pantheon.Web.Limits;
 internal sealed class ChatLimiter(int concurrent, TokenBucketRateLimiterOptions bucket) : ReplenishingRateLimiter
 {
     private readonly ConcurrencyLimiter _inFlight = new(new ConcurrencyLimiterOptions { PermitLimit = concurrent, QueueLimit = 0 });
-    private readonly TokenBucketRateLimiter _bucket = new(new TokenBucketRateLimiterOptions
-    {
-        TokenLimit = bucket.TokenLimit, TokensPerPeriod = bucket.TokensPerPeriod, ReplenishmentPeriod = bucket.ReplenishmentPeriod,
-        QueueLimit = 0, AutoReplenishment = false,
-    });
+    private readonly TokenBucketRateLimiter _bucket = new(bucket); // TokenBucket.Options(): not self-replenishing
 
-    public override bool IsAutoReplenishing => false;
+    public override bool IsAutoReplenishing => _bucket.IsAutoReplenishing;
 
     public override TimeSpan ReplenishmentPeriod => _bucket.ReplenishmentPeriod;
 

@@ -47,9 +47,14 @@ public sealed class TokenBucket
     public int TokensPerPeriod { get; set; }
     public double PeriodSeconds { get; set; }
 
+    /// <summary>
+    /// Refilled by the partitioned limiter that holds it (its one heartbeat for every user's bucket), never by a timer of its
+    /// own per user: <see cref="RateLimitPartition.GetTokenBucketLimiter{TKey}"/> would turn that off anyway, and
+    /// <see cref="ChatLimiter"/> relies on it.
+    /// </summary>
     public TokenBucketRateLimiterOptions Options() => new()
     {
         TokenLimit = TokenLimit, TokensPerPeriod = TokensPerPeriod, ReplenishmentPeriod = TimeSpan.FromSeconds(PeriodSeconds),
-        QueueLimit = 0, AutoReplenishment = true,
+        QueueLimit = 0, AutoReplenishment = false,
     };
 }
