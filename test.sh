@@ -49,4 +49,11 @@ BLAME=(--blame-hang --blame-hang-timeout "${HANG_MINUTES}m" --blame-hang-dump-ty
 if [ -f global.json ] && grep -q 'Microsoft.Testing.Platform' global.json; then
     exec timeout --kill-after=60s "${TIMEOUT_MINUTES}m" dotnet test --solution "$SLN" "$@"
 fi
-exec timeout --kill-after=60s "${TIMEOUT_MINUTES}m" dotnet test "$SLN" "${BLAME[@]}" "$@"
+# Each test project writes a TRX file; the run's last lines name the failed tests from them (scripts/test-summary.pl),
+# since a long log is often read from its end.
+RESULTS="$ROOT/.pantheon/test-results"
+rm -rf "$RESULTS"
+rc=0
+timeout --kill-after=60s "${TIMEOUT_MINUTES}m" dotnet test "$SLN" "${BLAME[@]}" --results-directory "$RESULTS" --logger trx "$@" || rc=$?
+perl "$ROOT/scripts/test-summary.pl" "$RESULTS"
+exit "$rc"
