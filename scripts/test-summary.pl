@@ -1,5 +1,6 @@
 #!/usr/bin/env perl
-# Prints the failed tests of a test run from its TRX files, so that the last lines of a long log name them:
+# Prints the failed tests of a test run, and the errors outside any test, from its TRX files, so that the last lines of a
+# long log name them:
 #   perl scripts/test-summary.pl DIR
 # Each failure gets its message's first lines and the first frames of its stack trace; a list of the failed tests' names
 # comes last. Plain Perl (perl-base is part of every Debian), reading the TRX with regular expressions: a TRX result's
@@ -9,7 +10,7 @@ use warnings;
 use File::Find;
 
 my $dir = shift // die "usage: test-summary.pl DIR\n";
-my (@trx, @failed);
+my (@trx, @failed, @errors);
 find(sub { push @trx, $File::Find::name if /\.trx$/ }, $dir) if -d $dir;
 
 sub decode {
@@ -42,8 +43,16 @@ for my $file (sort @trx) {
         my ($stack) = $body =~ m{<StackTrace>(.*?)</StackTrace>}s;
         push @failed, { name => decode($name // '?'), message => decode($message // ''), stack => decode($stack // '') };
     }
+    # What failed outside any test: a fixture's clean-up, a test host that crashed. The log above has the whole of it.
+    while ($xml =~ m{<RunInfo\b[^>]*\boutcome="Error"[^>]*>\s*<Text>(.*?)</Text>}gs) {
+        push @errors, decode($1);
+    }
 }
 
+if (@errors) {
+    print "\n==== ", scalar(@errors), " error(s) outside the tests ====\n";
+    print "$_\n" for map { first_lines($_, 3) } @errors;
+}
 exit 0 unless @failed;
 print "\n==== ", scalar(@failed), " failed test(s) ====\n";
 for my $test (@failed) {

@@ -4,6 +4,7 @@ using Alba;
 using Marten;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pantheon.Handlers.Projects;
 using Wolverine;
@@ -70,7 +71,7 @@ public class AppFixture : IAsyncLifetime
             if (SameDatabase(database, TestDatabase.ConnectionString)) await TestDatabase.EnsureCreatedAsync();
             await TestDatabase.EnsureMessageSchemaAsync(database, schema);
         }
-        return await AlbaHost.For<Program>(b =>
+        return await ForAsync(b =>
         {
             b.UseEnvironment(environment);
             foreach (var (key, value) in settings) b.UseSetting(key, value);
@@ -88,6 +89,63 @@ public class AppFixture : IAsyncLifetime
                 }
             });
         });
+    }
+
+    /// <summary>
+    /// <see cref="AlbaHost.For{TEntryPoint}(Action{IWebHostBuilder}, IAlbaExtension[])"/>, but a host that fails to start
+    /// is disposed. Otherwise the hosted services it had started before the failure (live updates, among others) run and
+    /// retry until the test process ends, since nobody holds the host to stop them.
+    /// </summary>
+    public static async Task<IAlbaHost> ForAsync(Action<IWebHostBuilder> configure)
+    {
+        var started = new StartedServices();
+        try
+        {
+            return await AlbaHost.For<Program>(b =>
+            {
+                configure(b);
+                b.ConfigureServices(services => services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(started.Capture)));
+            });
+        }
+        catch (Exception failure)
+        {
+            try
+            {
+                await started.DisposeAsync();
+            }
+            catch (Exception cleanup)
+            {
+                throw new AggregateException("The test host failed to start, then to dispose its services", failure, cleanup);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Holds the root service provider of a host that is starting: the first hosted service it resolves, so held before any
+    /// hosted service starts. Disposing the provider cancels every <see cref="BackgroundService"/> it made.
+    /// </summary>
+    private sealed class StartedServices
+    {
+        private IServiceProvider? _services;
+
+        public IHostedService Capture(IServiceProvider services)
+        {
+            _services = services;
+            return new Nothing();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_services is IAsyncDisposable services) await services.DisposeAsync();
+        }
+
+        private sealed class Nothing : IHostedService
+        {
+            public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
     }
 
     private static bool SameDatabase(string one, string other) =>

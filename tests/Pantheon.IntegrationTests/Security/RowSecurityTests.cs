@@ -201,7 +201,7 @@ public class RowSecurityTests(AppFixture app)
         settings[AppFixture.MessageSchemaSetting] = "pantheon";
         var started = await Record.ExceptionAsync(async () =>
         {
-            await using var host = await AlbaHost.For<Program>(b =>
+            await using var host = await AppFixture.ForAsync(b =>
             {
                 b.UseEnvironment("Testing");
                 foreach (var (key, value) in settings) b.UseSetting(key, value);
