@@ -262,16 +262,38 @@ public sealed class ProjectProvisioning : Saga
         return Advance(ProvisioningStep.AllocatingNetwork, new AllocateNetwork(Id), context);
     }
 
-    /// <summary>Teardown: containers, network, volume and folder go, the subnet is released, and the project is deleted.</summary>
-    public async Task Handle(DeleteProject message, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
+    /// <summary>
+    /// Teardown: containers, network, volume and folder go, the subnet is released, and the project is deleted. An engine that
+    /// does not answer is tried again with backoff, as a step is. Past the last attempt the deletion is recorded all the same:
+    /// a deleted project owns nothing, so the reconciler removes what is left once the engine answers.
+    /// </summary>
+    public async Task<OutgoingMessages> Handle(DeleteProject message, ProvisioningContext context, IDocumentSession session,
+        CancellationToken ct)
     {
-        if (Step == ProvisioningStep.Deleted) return;
-        await Delete(await session.Events.FetchForWriting<Project>(Id, ct), context, session, ct);
+        if (Step == ProvisioningStep.Deleted) return [];
+        var stream = await session.Events.FetchForWriting<Project>(Id, ct);
+        return await Run(message, "delete", context, ct,
+            reason =>
+            {
+                RecordDeletion(stream, context, session);
+                LastError = $"{reason} (cleanup deferred to the reconciler)";
+                return Task.FromResult(new OutgoingMessages());
+            },
+            async () =>
+            {
+                await Delete(stream, context, session, ct);
+                return [];
+            });
     }
 
     private async Task Delete(IEventStream<Project> stream, ProvisioningContext context, IDocumentSession session, CancellationToken ct)
     {
         await context.RemoveEverythingAsync(Id, ct);
+        RecordDeletion(stream, context, session);
+    }
+
+    private void RecordDeletion(IEventStream<Project> stream, ProvisioningContext context, IDocumentSession session)
+    {
         context.Waits.End(Id);
         session.DeleteWhere<SubnetLease>(l => l.ProjectId == Id);
         session.QueueSqlCommand($"delete from {session.DocumentStore.Options.DatabaseSchemaName}.{ProjectActivity.Table} where project_id = ?", Id);

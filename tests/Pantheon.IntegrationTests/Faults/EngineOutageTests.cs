@@ -123,6 +123,89 @@ public class EngineOutageTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task a_deletion_asked_while_the_engine_is_away_is_retried_and_leaves_nothing_once_it_is_back()
+    {
+        await using var engine = await StartEngineAsync();
+        // A window of 1 + 2 + 4 + 8 + 16 s of retries: longer than the engine takes to stop and start again.
+        await using var cluster = await FaultCluster.CreateAsync(s =>
+        {
+            s["Docker:Endpoint"] = engine.Endpoint;
+            s["Docker:TimeoutSeconds"] = "5";
+            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
+            s["Projects:MaxStepAttempts"] = "6";
+        });
+        var node = await cluster.AddNodeAsync();
+        var token = TestSettings.TokenFor(TestSettings.NewUser("delete-engine-away"));
+        var id = await cluster.CreateProjectAsync(node, token);
+        (await cluster.WaitForStatusAsync(id, "Ready", seconds: 60)).ShouldBe("Ready");
+        (await cluster.Engine.ListLabelledAsync(default)).ShouldContain(r => r.ProjectId == id && r.Kind == "container");
+
+        await engine.StopAsync();
+        try
+        {
+            await cluster.DeleteProjectAsync(node, token, id);
+            await Eventually.Get(() => cluster.ScalarAsync<long>(
+                    $"select count(*) from {FaultCluster.Schema}.mt_doc_projectprovisioning where id = @id and (data->>'Attempts')::int > 0",
+                    ("id", id)),
+                n => n > 0, TimeSpan.FromSeconds(30), "the deletion to fail and be retried");
+        }
+        finally
+        {
+            await engine.StartAsync(); // else the cluster's clean-up finds no engine, and its failure hides this one
+        }
+
+        await Eventually.Get(() => cluster.EventCountsAsync(id), e => e.ContainsKey("project_deleted"), TimeSpan.FromSeconds(90),
+            "the deletion to finish once the engine is back");
+        (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ShouldBeEmpty();
+        (await cluster.LeasesAsync(id)).ShouldBeEmpty();
+        (await cluster.ProjectAsync(node, token, id)).ShouldBeNull();
+        foreach (var line in node.Log.Split('\n').Where(l => l.Contains("step delete", StringComparison.Ordinal)).Take(6))
+            output.WriteLine(line.Trim());
+    }
+
+    [Fact]
+    public async Task a_deletion_whose_engine_stays_away_past_the_retry_window_is_recorded_and_the_reconciler_removes_the_rest()
+    {
+        await using var engine = await StartEngineAsync();
+        // A window of 1 + 2 s: the engine stays away far longer.
+        await using var cluster = await FaultCluster.CreateAsync(s =>
+        {
+            s["Docker:Endpoint"] = engine.Endpoint;
+            s["Docker:TimeoutSeconds"] = "5";
+            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
+            s["Projects:MaxStepAttempts"] = "3";
+            s["Projects:ReconcilerEnabled"] = "true";
+            s["Projects:ReconcileIntervalSeconds"] = "2";
+        });
+        var node = await cluster.AddNodeAsync();
+        var token = TestSettings.TokenFor(TestSettings.NewUser("delete-engine-gone"));
+        var id = await cluster.CreateProjectAsync(node, token);
+        (await cluster.WaitForStatusAsync(id, "Ready", seconds: 60)).ShouldBe("Ready");
+
+        await engine.StopAsync();
+        try
+        {
+            await cluster.DeleteProjectAsync(node, token, id);
+            await Eventually.Get(() => cluster.EventCountsAsync(id), e => e.ContainsKey("project_deleted"), TimeSpan.FromSeconds(60),
+                "the deletion to be recorded while the engine is away");
+            (await cluster.LeasesAsync(id)).ShouldBeEmpty();
+            (await cluster.ProjectAsync(node, token, id)).ShouldBeNull();
+        }
+        finally
+        {
+            await engine.StartAsync();
+        }
+
+        // What the deletion could not remove, the reconciler does; it records its removals when its pass commits, after them.
+        await Eventually.Get(() => cluster.ScalarAsync<long>(
+                $"select count(*) from {FaultCluster.Schema}.mt_events where type = 'orphan_removed' and data->>'ProjectId' = @id",
+                ("id", id.ToString())),
+            n => n > 0, TimeSpan.FromSeconds(60), "the reconciler to remove what the deletion left");
+        (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ShouldBeEmpty();
+        node.Log.ShouldContain("step delete failed");
+    }
+
+    [Fact]
     public async Task the_engines_event_stream_is_followed_again_after_the_engine_restarts()
     {
         await using var engine = await StartEngineAsync();

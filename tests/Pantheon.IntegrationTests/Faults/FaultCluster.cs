@@ -85,6 +85,16 @@ public sealed class FaultCluster : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
     }
 
+    /// <summary>Asks for the project's deletion, which the API accepts (202) before the saga tears it down.</summary>
+    public async Task DeleteProjectAsync(BackendProcess node, string token, Guid id)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri(node.Url, $"/api/projects/{id}"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await Http.SendAsync(request);
+        if (response.StatusCode != System.Net.HttpStatusCode.Accepted)
+            throw new InvalidOperationException($"delete: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
     /// <summary>The project as the API shows it: status, subnet, failure.</summary>
     public async Task<JsonElement?> ProjectAsync(BackendProcess node, string token, Guid id)
     {

@@ -52,7 +52,11 @@ namespace Internal.Generated.WolverineHandlers
                 Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("wolverine.saga.type", "Pantheon.Handlers.Projects.ProjectProvisioning");
                 
                 // The actual message execution
-                await projectProvisioning_sagaId.Handle(deleteProject, _provisioningContext, documentSession, cancellation).ConfigureAwait(false);
+                var outgoing1 = await projectProvisioning_sagaId.Handle(deleteProject, _provisioningContext, documentSession, cancellation).ConfigureAwait(false);
+
+                
+                // Outgoing, cascaded message
+                await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
                 // Delete the saga if completed, otherwise update it
                 if (projectProvisioning_sagaId.IsCompleted())
