@@ -48,13 +48,7 @@ public class EngineOutageTests(ITestOutputHelper output)
     {
         await using var engine = await StartEngineAsync();
         // A window of 1 + 2 + 4 + 8 + 16 s of retries: longer than the engine takes to stop and start again.
-        await using var cluster = await FaultCluster.CreateAsync(s =>
-        {
-            s["Docker:Endpoint"] = engine.Endpoint;
-            s["Docker:TimeoutSeconds"] = "5";
-            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
-            s["Projects:MaxStepAttempts"] = "6";
-        });
+        await using var cluster = await RetryingClusterAsync(engine, maxAttempts: 6);
         var node = await cluster.AddNodeAsync();
         var token = TestSettings.TokenFor(TestSettings.NewUser("engine-away"));
         var ids = new List<Guid>();
@@ -83,15 +77,7 @@ public class EngineOutageTests(ITestOutputHelper output)
     {
         await using var engine = await StartEngineAsync();
         // A window of 1 + 2 s (longer than the engine takes to stop, so the clean-up finds it gone): it stays away far longer.
-        await using var cluster = await FaultCluster.CreateAsync(s =>
-        {
-            s["Docker:Endpoint"] = engine.Endpoint;
-            s["Docker:TimeoutSeconds"] = "5";
-            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
-            s["Projects:MaxStepAttempts"] = "3";
-            s["Projects:ReconcilerEnabled"] = "true";
-            s["Projects:ReconcileIntervalSeconds"] = "2";
-        });
+        await using var cluster = await RetryingClusterAsync(engine, maxAttempts: 3, reconciler: true);
         var node = await cluster.AddNodeAsync();
         var token = TestSettings.TokenFor(TestSettings.NewUser("engine-gone"));
         var id = await cluster.CreateProjectAsync(node, token);
@@ -113,10 +99,8 @@ public class EngineOutageTests(ITestOutputHelper output)
         var found = (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ToList();
         output.WriteLine($"made before the stop: {Names(made)}; found after the restart: {Names(found)}");
         // The reconciler records its removals when its pass commits, after the engine has done them.
-        await Eventually.Get(() => cluster.ScalarAsync<long>(
-                $"select count(*) from {FaultCluster.Schema}.mt_events where type = 'orphan_removed' and data->>'ProjectId' = @id",
-                ("id", id.ToString())),
-            n => n >= Math.Max(1, found.Count), TimeSpan.FromSeconds(60), "the reconciler to record what it removed");
+        await Eventually.Get(() => OrphansRemovedAsync(cluster, id), n => n >= Math.Max(1, found.Count), TimeSpan.FromSeconds(60),
+            "the reconciler to record what it removed");
         (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ShouldBeEmpty();
         var removals = node.Log.Split('\n').Where(l => l.Contains("Removed orphaned", StringComparison.Ordinal));
         foreach (var line in removals) output.WriteLine(line.Trim());
@@ -127,13 +111,7 @@ public class EngineOutageTests(ITestOutputHelper output)
     {
         await using var engine = await StartEngineAsync();
         // A window of 1 + 2 + 4 + 8 + 16 s of retries: longer than the engine takes to stop and start again.
-        await using var cluster = await FaultCluster.CreateAsync(s =>
-        {
-            s["Docker:Endpoint"] = engine.Endpoint;
-            s["Docker:TimeoutSeconds"] = "5";
-            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
-            s["Projects:MaxStepAttempts"] = "6";
-        });
+        await using var cluster = await RetryingClusterAsync(engine, maxAttempts: 6);
         var node = await cluster.AddNodeAsync();
         var token = TestSettings.TokenFor(TestSettings.NewUser("delete-engine-away"));
         var id = await cluster.CreateProjectAsync(node, token);
@@ -168,15 +146,7 @@ public class EngineOutageTests(ITestOutputHelper output)
     {
         await using var engine = await StartEngineAsync();
         // A window of 1 + 2 s: the engine stays away far longer.
-        await using var cluster = await FaultCluster.CreateAsync(s =>
-        {
-            s["Docker:Endpoint"] = engine.Endpoint;
-            s["Docker:TimeoutSeconds"] = "5";
-            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
-            s["Projects:MaxStepAttempts"] = "3";
-            s["Projects:ReconcilerEnabled"] = "true";
-            s["Projects:ReconcileIntervalSeconds"] = "2";
-        });
+        await using var cluster = await RetryingClusterAsync(engine, maxAttempts: 3, reconciler: true);
         var node = await cluster.AddNodeAsync();
         var token = TestSettings.TokenFor(TestSettings.NewUser("delete-engine-gone"));
         var id = await cluster.CreateProjectAsync(node, token);
@@ -197,10 +167,8 @@ public class EngineOutageTests(ITestOutputHelper output)
         }
 
         // What the deletion could not remove, the reconciler does; it records its removals when its pass commits, after them.
-        await Eventually.Get(() => cluster.ScalarAsync<long>(
-                $"select count(*) from {FaultCluster.Schema}.mt_events where type = 'orphan_removed' and data->>'ProjectId' = @id",
-                ("id", id.ToString())),
-            n => n > 0, TimeSpan.FromSeconds(60), "the reconciler to remove what the deletion left");
+        await Eventually.Get(() => OrphansRemovedAsync(cluster, id), n => n > 0, TimeSpan.FromSeconds(60),
+            "the reconciler to remove what the deletion left");
         (await cluster.Engine.ListLabelledAsync(default)).Where(r => r.ProjectId == id).ShouldBeEmpty();
         node.Log.ShouldContain("step delete failed");
     }
@@ -231,6 +199,27 @@ public class EngineOutageTests(ITestOutputHelper output)
         foreach (var line in node.Log.Split('\n').Where(l => l.Contains("event stream", StringComparison.Ordinal)).Take(6))
             output.WriteLine(line.Trim());
     }
+
+    /// <summary>
+    /// A cluster on the private engine whose steps retry a failure that may pass after 1, 2, 4... s, up to
+    /// <paramref name="maxAttempts"/> attempts; with <paramref name="reconciler"/>, a reconciler pass every 2 s.
+    /// </summary>
+    private static Task<FaultCluster> RetryingClusterAsync(PrivateDockerEngine engine, int maxAttempts, bool reconciler = false) =>
+        FaultCluster.CreateAsync(s =>
+        {
+            s["Docker:Endpoint"] = engine.Endpoint;
+            s["Docker:TimeoutSeconds"] = "5";
+            s["Projects:RetryBaseDelayMilliseconds"] = "1000";
+            s["Projects:MaxStepAttempts"] = maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!reconciler) return;
+            s["Projects:ReconcilerEnabled"] = "true";
+            s["Projects:ReconcileIntervalSeconds"] = "2";
+        });
+
+    /// <summary>The reconciler's <c>orphan_removed</c> events for the project's resources.</summary>
+    private static Task<long> OrphansRemovedAsync(FaultCluster cluster, Guid id) => cluster.ScalarAsync<long>(
+        $"select count(*) from {FaultCluster.Schema}.mt_events where type = 'orphan_removed' and data->>'ProjectId' = @id",
+        ("id", id.ToString()));
 
     private static string Names(IEnumerable<LabelledResource> resources) => string.Join(", ", resources.Select(r => r.Name));
 }
