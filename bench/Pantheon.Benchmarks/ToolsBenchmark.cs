@@ -112,7 +112,7 @@ public static class ToolsBenchmark
         }
         finally
         {
-            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });
             await docker.Networks.DeleteNetworkAsync(network.ID);
             if (Directory.Exists(dataRoot)) Directory.Delete(dataRoot, recursive: true);
         }

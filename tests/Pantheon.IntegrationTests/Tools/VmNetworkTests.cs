@@ -93,7 +93,8 @@ public class VmNetworkTests(ToolsFixture tools)
             }
             finally
             {
-                await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+                // With its volumes: the image's /storage, unnamed here, would stay behind as an anonymous volume.
+                await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });
             }
         }
         finally
