@@ -44,8 +44,10 @@ for my $file (sort @trx) {
         push @failed, { name => decode($name // '?'), message => decode($message // ''), stack => decode($stack // '') };
     }
     # What failed outside any test: a fixture's clean-up, a test host that crashed. The log above has the whole of it.
+    # xunit also writes a "[FAIL]" line here for each failed test, told below.
     while ($xml =~ m{<RunInfo\b[^>]*\boutcome="Error"[^>]*>\s*<Text>(.*?)</Text>}gs) {
-        push @errors, decode($1);
+        my $text = decode($1);
+        push @errors, $text unless $text =~ /\[FAIL\]\s*$/;
     }
 }
 
@@ -55,12 +57,23 @@ if (@errors) {
 }
 exit 0 unless @failed;
 print "\n==== ", scalar(@failed), " failed test(s) ====\n";
+# Tests that failed alike (every test of a class whose fixture did not start, say) are told once, so that the end of
+# the log still holds each distinct failure.
+my (%same, @distinct);
 for my $test (@failed) {
+    my ($first) = grep { /\S/ } split /\n/, $test->{message};
+    my $key = $first // '';
+    push @distinct, $key unless $same{$key};
+    push @{ $same{$key} }, $test;
+}
+for my $key (@distinct) {
+    my ($test, @others) = @{ $same{$key} };
     print "  $test->{name}\n";
     print "$_\n" for first_lines($test->{message}, 8);
     # The frames in Pantheon's own code say where; the runtime's and the libraries' frames are in the log above.
     my @frames = grep { /Pantheon\./ } split /\n/, $test->{stack};
     print "$_\n" for first_lines(join("\n", @frames), 4);
+    print "      (and ", scalar(@others), " more with the same first line)\n" if @others;
 }
 print "\nFailed:\n";
 print "  $_->{name}\n" for @failed;
