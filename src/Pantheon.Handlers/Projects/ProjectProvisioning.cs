@@ -1,5 +1,6 @@
-using Marten;
+using JasperFx;
 using JasperFx.Events;
+using Marten;
 using Microsoft.Extensions.Logging;
 using Pantheon.Domain.Projects;
 using Pantheon.Handlers.Infrastructure;
@@ -17,9 +18,12 @@ namespace Pantheon.Handlers.Projects;
 /// times). A step whose failure may pass is retried with backoff; otherwise provisioning removes what it made, releases
 /// the subnet and records <see cref="ProjectProvisioningFailed"/>, and a failed start or stop records that and keeps
 /// the VM's storage. The saga document stays after deletion (state <see cref="ProvisioningStep.Deleted"/>) so that a
-/// step still in flight conflicts with it and is turned into a cleanup instead of resurrecting the project.
+/// step still in flight conflicts with it and is turned into a cleanup instead of resurrecting the project. The saga is
+/// <see cref="IRevisioned"/>: Wolverine saves it only over the revision it loaded, so a node that handled another message of
+/// the project meanwhile (a project's messages share a lane only within one process) makes this save fail and the message
+/// run again on the newer saga, instead of one node writing over the other's step, attempts or deadline.
 /// </summary>
-public sealed class ProjectProvisioning : Saga
+public sealed class ProjectProvisioning : Saga, IRevisioned
 {
     public Guid Id { get; set; }
     public ProvisioningStep Step { get; set; }

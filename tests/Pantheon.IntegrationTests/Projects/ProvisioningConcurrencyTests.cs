@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Alba;
 using Docker.DotNet;
+using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Pantheon.Domain.Projects;
 using Pantheon.Handlers.Projects;
@@ -67,6 +68,43 @@ public class ProvisioningConcurrencyTests(AppFixture app)
             if (_timedOut.TryGetValue(spec.ProjectId, out var first) && !Abandoned.ContainsKey(spec.ProjectId))
                 Abandoned[spec.ProjectId] = Task.Run(() => Engine.EnsureNetworkAsync(first, CancellationToken.None));
             return Engine.EnsureNetworkAsync(spec, ct);
+        }
+    }
+
+    [Fact]
+    public async Task a_step_whose_saga_another_node_saved_meanwhile_runs_again_on_that_saga_instead_of_writing_over_it()
+    {
+        // A project's messages run one at a time within a process; two nodes can still run two of them at once. Here "the
+        // other node" saves the saga while this node's AllocateNetwork is in the engine: this node's save is refused (the
+        // saga is revisioned), and the step runs again on the saga as the other node left it.
+        SavesTheSagaMeanwhile? engine = null;
+        await using var host = await AppFixture.StartAsync(TestSettings.Base(), services: s => s.AddSingleton<IVmHost>(sp =>
+            engine = new SavesTheSagaMeanwhile(ActivatorUtilities.CreateInstance<DockerVmHost>(sp), sp.GetRequiredService<IDocumentStore>())));
+        var token = TestSettings.TokenFor(TestSettings.NewUser());
+
+        var id = await host.Create(token, "raced");
+        var project = await host.WaitFor(token, id, ProjectStatus.Ready, seconds: 120);
+
+        project.Status.ShouldBe(ProjectStatus.Ready, project.FailureReason);
+        engine!.NetworkCalls[id].ShouldBe(2, "the step's first save overwrote the saga that the other node had saved");
+    }
+
+    /// <summary>Saves the project's saga from a session of its own (another node's) during the step's first network call.</summary>
+    private sealed class SavesTheSagaMeanwhile(IVmHost engine, IDocumentStore store) : EngineDecorator(engine)
+    {
+        public ConcurrentDictionary<Guid, int> NetworkCalls { get; } = new();
+
+        public override async Task<string> EnsureNetworkAsync(ProjectNetworkSpec spec, CancellationToken ct)
+        {
+            if (NetworkCalls.AddOrUpdate(spec.ProjectId, 1, (_, calls) => calls + 1) == 1)
+            {
+                await using var otherNode = store.LightweightSession();
+                var saga = (await otherNode.LoadAsync<ProjectProvisioning>(spec.ProjectId, ct))!;
+                saga.LastError = "saved by another node (test)";
+                otherNode.Update(saga);
+                await otherNode.SaveChangesAsync(ct);
+            }
+            return await Engine.EnsureNetworkAsync(spec, ct);
         }
     }
 

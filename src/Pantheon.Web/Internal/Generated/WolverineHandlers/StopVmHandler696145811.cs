@@ -39,6 +39,13 @@ namespace Internal.Generated.WolverineHandlers
             
             // Try to load the existing saga document
             var projectProvisioning_sagaId = await documentSession.LoadAsync<Pantheon.Handlers.Projects.ProjectProvisioning>(sagaId, cancellation).ConfigureAwait(false);
+            // Pantheon.Handlers.Projects.ProjectProvisioning implements JasperFx.IRevisioned, so Wolverine will try to update based on the revision as a concurrency protection
+            var expectedSagaRevision = 0L;
+            if (projectProvisioning_sagaId != null)
+            {
+                expectedSagaRevision = projectProvisioning_sagaId.Version + 1;
+            }
+
             if (projectProvisioning_sagaId == null)
             {
                 
@@ -68,8 +75,8 @@ namespace Internal.Generated.WolverineHandlers
                 else
                 {
                     
-                    // Register the document operation with the current session
-                    documentSession.Update(projectProvisioning_sagaId);
+                    // Register the document operation with the current session against the expected *final* revision
+                    documentSession.UpdateRevision(projectProvisioning_sagaId, expectedSagaRevision);
                 }
 
                 
