@@ -98,20 +98,26 @@ public class AppFixture : IAsyncLifetime
     /// </summary>
     public static async Task<IAlbaHost> ForAsync(Action<IWebHostBuilder> configure)
     {
-        var started = new StartedServices();
+        // The root service provider, taken when the first hosted service is resolved: before any of them starts.
+        IServiceProvider? root = null;
         try
         {
             return await AlbaHost.For<Program>(b =>
             {
                 configure(b);
-                b.ConfigureServices(services => services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(started.Capture)));
+                b.ConfigureServices(services => services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp =>
+                {
+                    root = sp;
+                    return new NoWork();
+                })));
             });
         }
         catch (Exception failure)
         {
             try
             {
-                await started.DisposeAsync();
+                // Disposing it cancels every BackgroundService it made.
+                if (root is IAsyncDisposable services) await services.DisposeAsync();
             }
             catch (Exception cleanup)
             {
@@ -121,31 +127,11 @@ public class AppFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>
-    /// Holds the root service provider of a host that is starting: the first hosted service it resolves, so held before any
-    /// hosted service starts. Disposing the provider cancels every <see cref="BackgroundService"/> it made.
-    /// </summary>
-    private sealed class StartedServices
+    private sealed class NoWork : IHostedService
     {
-        private IServiceProvider? _services;
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public IHostedService Capture(IServiceProvider services)
-        {
-            _services = services;
-            return new Nothing();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_services is IAsyncDisposable services) await services.DisposeAsync();
-        }
-
-        private sealed class Nothing : IHostedService
-        {
-            public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-            public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        }
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static bool SameDatabase(string one, string other) =>
